@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BATCH_JOB_NAME,
+  type BatchJobData,
+  batchJobOptions,
+  type Config,
+  coerceError,
+  type Event,
+  UnavailableError,
+} from '@aggregator/common';
+import type { JobsOptions, Queue } from 'bullmq';
+
+/** Puts validated events into the queue; resolves only once they are in Redis. */
+export interface Publisher {
+  publish(events: readonly Event[]): Promise<void>;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Enqueues a request's events as one job per `JOB_MAX_EVENTS` chunk, all in one `addBulk` (a
+ * Redis MULTI: every chunk is queued, or none). Each job gets a random id, so a job id is never
+ * reused even after Redis loses its data (the store remembers applied job ids).
+ */
+export class QueuePublisher implements Publisher {
+  readonly #options: JobsOptions;
+
+  constructor(
+    private readonly queue: Queue<BatchJobData>,
+    private readonly config: Config,
+  ) {
+    this.#options = batchJobOptions(config);
+  }
+
+  async publish(events: readonly Event[]): Promise<void> {
+    const acceptedAt = Date.now();
+    const jobs = chunk(events, this.config.JOB_MAX_EVENTS).map((batch) => ({
+      name: BATCH_JOB_NAME,
+      data: { events: batch, acceptedAt },
+      opts: { ...this.#options, jobId: randomUUID() },
+    }));
+    try {
+      await withTimeout(
+        this.queue.addBulk(jobs),
+        this.config.ENQUEUE_TIMEOUT_MS,
+        () => new Error(`Redis did not confirm the enqueue within ${this.config.ENQUEUE_TIMEOUT_MS} ms`),
+      );
+    } catch (thrown: unknown) {
+      throw new UnavailableError(
+        'redis_unavailable',
+        'the queue did not confirm the events; retry the request (duplicates are dropped)',
+        {
+          cause: coerceError(thrown),
+        },
+      );
+    }
+  }
+}

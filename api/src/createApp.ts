@@ -1,0 +1,54 @@
+import type { Config } from '@aggregator/common';
+import { AppError } from '@aggregator/common';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Publisher } from './batchPublisher.js';
+import { errorMiddleware } from './errorMiddleware.js';
+import { eventsRoute } from './eventsRoute.js';
+import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
+import { publishRoute } from './publishRoute.js';
+import { readStats, type StatsDeps } from './readStats.js';
+import { type RequestState, requestId } from './requestId.js';
+
+/** Everything the HTTP app needs; only main.ts (and tests) create these. */
+export interface AppDeps extends StatsDeps {
+  config: Config;
+  publisher: Publisher;
+  readiness: Readiness;
+}
+
+/**
+ * Builds the Koa app. Handlers parse, call one function, and shape the reply; errors go to the
+ * one error middleware, and from there to `app.on('error')`.
+ */
+export function createApp(deps: AppDeps): Koa<RequestState> {
+  const app = new Koa<RequestState>({ proxy: true });
+  const router = new Router<RequestState>();
+
+  router.post('/publish', publishRoute(deps.config, deps.publisher));
+  router.get('/events', eventsRoute(deps.store));
+  router.get('/stats', async (ctx) => {
+    ctx.body = await readStats(deps);
+  });
+  router.get('/healthz', healthzRoute());
+  router.get('/readyz', readyzRoute(deps.redis, deps.store, deps.readiness));
+
+  app.use(errorMiddleware());
+  app.use(requestId(deps.logger));
+  app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new AppError('method_not_allowed', 405, 'method not allowed on this route'),
+      notImplemented: () => new AppError('method_not_allowed', 501, 'method not implemented'),
+    }),
+  );
+
+  app.on('error', (error: Error, ctx?: Koa.Context) => {
+    const status = ctx?.status ?? 500;
+    const log = (ctx?.state as RequestState | undefined)?.log ?? deps.logger;
+    if (status >= 500) log.error({ err: error, status, path: ctx?.path }, 'request failed');
+    else log.debug({ status, path: ctx?.path, code: (error as AppError).code }, 'request rejected');
+  });
+  return app;
+}

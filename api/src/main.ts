@@ -1,0 +1,75 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import {
+  type BatchJobData,
+  coerceError,
+  createKeys,
+  createLogger,
+  createRedis,
+  handleSignals,
+  loadConfigOrExit,
+  quitRedis,
+  Resources,
+  warnAboutEviction,
+} from '@aggregator/common';
+import { Queue } from 'bullmq';
+import { QueuePublisher } from './batchPublisher.js';
+import { createApp } from './createApp.js';
+
+import { lazySqliteReader } from './storeProvider.js';
+
+/** Entrypoint of one API replica: `node api/dist/main.js`. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.LOG_LEVEL, service: 'api', replica: config.REPLICA_ID });
+  const resources = new Resources(logger);
+  const keys = createKeys(config.REDIS_PREFIX);
+
+  const redis = resources.add('redis', createRedis(config.REDIS_URL, 'request', `api:${config.REPLICA_ID}`), quitRedis);
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const queue = resources.add(
+    'queue',
+    new Queue<BatchJobData>(keys.queueName, { connection: redis, prefix: keys.bullPrefix }),
+    (q) => q.close(),
+  );
+  queue.on('error', (error) => logger.warn({ err: error.message }, 'queue error'));
+  const store = resources.add('store', lazySqliteReader(config.SQLITE_PATH), (s) => s.close());
+  redis.once('ready', () => void warnAboutEviction(redis, logger));
+
+  const readiness = { shuttingDown: false };
+  const app = createApp({
+    config,
+    logger,
+    redis,
+    queue,
+    keys,
+    store,
+    readiness,
+    publisher: new QueuePublisher(queue, config),
+  });
+
+  const server: Server = app.listen({ host: config.HOST, port: config.PORT });
+  await once(server, 'listening');
+  resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
+  const address = server.address();
+  logger.info({ address }, 'api listening');
+
+  handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    readiness.shuttingDown = true;
+    await resources.close();
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish, then cuts what is left after `timeoutMs`. */
+async function drain(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`api failed to start: ${coerceError(e).stack}\n`);
+  process.exit(1);
+});

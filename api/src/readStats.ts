@@ -1,0 +1,79 @@
+import {
+  type Counters,
+  coerceError,
+  type Keys,
+  type Logger,
+  publishCounters,
+  type Redis,
+  readMirroredCounters,
+  UnavailableError,
+} from '@aggregator/common';
+import type { Queue } from 'bullmq';
+import type { StoreProvider } from './storeProvider.js';
+
+/** A worker is live while its heartbeat is younger than this (it beats every 2 s). */
+export const WORKER_LIVENESS_MS = 10_000;
+
+export interface Stats extends Counters {
+  topics: string[];
+  uptime_seconds: number;
+  queue: { waiting: number; active: number; delayed: number; failed: number };
+  workers: number;
+}
+
+export interface StatsDeps {
+  redis: Redis;
+  queue: Queue;
+  keys: Keys;
+  store: StoreProvider;
+  logger: Logger;
+}
+
+/**
+ * Reads the counters from the Redis hash. When Redis has none (a fresh Redis, or one that lost its
+ * data), rebuilds them from the store, which is the source of truth, and publishes them back.
+ */
+async function countersAndTopics(deps: StatsDeps) {
+  const [mirror, topics] = await Promise.all([
+    readMirroredCounters(deps.redis, deps.keys),
+    deps.redis.smembers(deps.keys.topics),
+  ]);
+  if (mirror) return { ...mirror, topics };
+  const store = deps.store.get();
+  const counters = store.readCounters();
+  const storeTopics = store.listTopics();
+  await publishCounters(deps.redis, deps.keys, counters, storeTopics);
+  deps.logger.info({ counters }, 'rebuilt the Redis counters from the store');
+  return { ...counters, topics: storeTopics };
+}
+
+/** Everything `GET /stats` reports. */
+export async function readStats(deps: StatsDeps): Promise<Stats> {
+  try {
+    const now = Date.now();
+    const [counters, counts, workers] = await Promise.all([
+      countersAndTopics(deps),
+      deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'paused'),
+      deps.redis.zcount(deps.keys.workers, now - WORKER_LIVENESS_MS, '+inf'),
+    ]);
+    return {
+      received: counters.received,
+      unique_processed: counters.unique_processed,
+      duplicate_dropped: counters.duplicate_dropped,
+      topics: [...counters.topics].sort(),
+      uptime_seconds: Math.max(0, Math.floor((now - counters.created_at) / 1000)),
+      queue: {
+        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0),
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+      },
+      workers,
+    };
+  } catch (thrown: unknown) {
+    if (thrown instanceof UnavailableError || deps.redis.status === 'ready') throw thrown;
+    throw new UnavailableError('redis_unavailable', 'Redis is unavailable; retry later', {
+      cause: coerceError(thrown),
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { parseFailpoints } from './failpoints.js';
+
+/**
+ * The only place that reads `process.env`. Every variable is documented here (TSDoc) and in the
+ * README's configuration table; a test keeps the two in step.
+ */
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  /** Redis connection URL shared by every process. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and queue name; separates deployments sharing one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1–64 letters, digits, "_", "." or "-"')
+    .default('aggregator'),
+  /** Interface the API listens on. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Port the API listens on. */
+  PORT: int(0, 65535).default(8080),
+  /** The SQLite database file; its parent directory is created by the worker. */
+  SQLITE_PATH: z.string().min(1).default('./data/aggregator.db'),
+  /** Jobs (batches) one worker process handles at once. */
+  WORKER_CONCURRENCY: int(1, 256).default(8),
+  /** Attempts per job before it is kept as failed. */
+  JOB_ATTEMPTS: int(1, 100).default(10),
+  /** First retry delay; each later retry waits twice as long. */
+  JOB_BACKOFF_MS: int(1, 3_600_000).default(500),
+  /** Most events in one queue job; larger requests are split into several jobs, atomically. */
+  JOB_MAX_EVENTS: int(1, 10_000).default(1000),
+  /** How long a worker's lock on a job lasts without renewal; bounds stalled-job takeover. */
+  WORKER_LOCK_MS: int(1000, 600_000).default(10_000),
+  /** How often workers look for jobs whose worker died. */
+  WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(5000),
+  /** Lifetime of a fast-path duplicate key in Redis; SQLite remembers forever. */
+  DEDUP_TTL_SECONDS: int(1, 365 * 24 * 3600).default(86_400),
+  /** Largest accepted request body. */
+  MAX_BODY_BYTES: int(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
+  /** Most events in one publish request. */
+  MAX_BATCH: int(1, 1_000_000).default(10_000),
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Name of this replica in logs and in the live-worker list; defaults to host name and pid. */
+  REPLICA_ID: z
+    .string()
+    .regex(/^[\w.-]{1,128}$/)
+    .default(`${hostname()}-${process.pid}`),
+  /** Longest time a graceful shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /** Longest time the API waits for Redis before answering 503. */
+  ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1000),
+  /** Test-only crash points, e.g. `worker.after-commit:exit` (see failpoints.ts). Leave unset. */
+  AGGREGATOR_FAILPOINTS: z.string().optional(),
+});
+
+/** The validated configuration, frozen. */
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Names of every configuration variable (for the README check). */
+export const CONFIG_VARIABLES = Object.keys(configSchema.shape) as Array<keyof Config>;
+
+/** A configuration that does not validate; `message` is ready to print. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the configuration once.
+ *
+ * @param env - the environment to read; `process.env` by default (tests pass their own)
+ * @throws ConfigError with a readable list of the bad variables
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema
+    .superRefine((c, ctx) => {
+      try {
+        parseFailpoints(c.AGGREGATOR_FAILPOINTS);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['AGGREGATOR_FAILPOINTS'], message: (e as Error).message });
+      }
+    })
+    .safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(`invalid configuration:\n${z.prettifyError(result.error)}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** For entrypoints: `loadConfig()`, or print the readable message and exit 1 before listening. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (e: unknown) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

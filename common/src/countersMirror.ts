@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { withScripts } from './scripts.js';
+import type { StoreCounters } from './store/eventStore.js';
+import type { Counters } from './types.js';
+
+// Lua's unpack() has a stack limit of a few thousand values; stay well under it.
+const TOPICS_PER_CALL = 1000;
+
+/**
+ * Publishes the store's totals to the Redis stats hash (see lua/publishCounters.ts: the largest
+ * value wins, so publishing late or twice is harmless) and adds `topics` to the topic set.
+ */
+export async function publishCounters(
+  redis: Redis,
+  keys: Keys,
+  counters: StoreCounters,
+  topics: readonly string[] = [],
+): Promise<void> {
+  const scripts = withScripts(redis);
+  let offset = 0;
+  do {
+    const chunk = topics.slice(offset, offset + TOPICS_PER_CALL);
+    await scripts.publishCounters(
+      keys.stats,
+      keys.topics,
+      counters.received,
+      counters.unique_processed,
+      counters.duplicate_dropped,
+      counters.created_at,
+      counters.store_id,
+      ...chunk,
+    );
+    offset += TOPICS_PER_CALL;
+  } while (offset < topics.length);
+}
+
+/** The mirrored counters, or undefined when Redis has none (fresh, or its data was lost). */
+export interface MirroredCounters extends Counters {
+  created_at: number;
+}
+
+export async function readMirroredCounters(redis: Redis, keys: Keys): Promise<MirroredCounters | undefined> {
+  const hash = await redis.hgetall(keys.stats);
+  const fields = ['received', 'unique_processed', 'duplicate_dropped', 'created_at'] as const;
+  if (!fields.every((f) => hash[f] !== undefined)) return undefined;
+  return {
+    received: Number(hash.received),
+    unique_processed: Number(hash.unique_processed),
+    duplicate_dropped: Number(hash.duplicate_dropped),
+    created_at: Number(hash.created_at),
+  };
+}

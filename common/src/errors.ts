@@ -1,0 +1,177 @@
+/**
+ * The error types of the service. Every error a client can see is an `AppError` with a stable
+ * string `code`: the codes are part of the public API (see README, "Errors").
+ */
+
+/** Every code a client may receive in `{"error": {"code": …}}`. */
+export const ERROR_CODES = [
+  'validation_failed',
+  'malformed_json',
+  'unsupported_media_type',
+  'payload_too_large',
+  'batch_too_large',
+  'invalid_query',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'queue_full',
+  'redis_unavailable',
+  'store_unavailable',
+  'not_ready',
+  'shutting_down',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** One problem found in a publish body. `index` is the event's position, null for the body itself. */
+export interface ValidationIssue {
+  index: number | null;
+  path: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  /** Shown to the client in `details`. */
+  details?: unknown;
+  /** Extra response headers, e.g. `Retry-After`. */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** Base of all errors with a meaning for clients. `expose` is false only for 5xx internals. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, status: number, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.expose = status < 500 || code !== 'internal';
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, issues: ValidationIssue[]) {
+    super('validation_failed', 422, message, { details: issues });
+  }
+}
+
+export class MalformedJsonError extends AppError {
+  constructor(reason: string) {
+    super('malformed_json', 400, `the body is not valid JSON: ${reason}`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(got: string | undefined) {
+    super(
+      'unsupported_media_type',
+      415,
+      `Content-Type must be application/json (UTF-8), got ${got ? JSON.stringify(got) : 'none'}`,
+    );
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', 413, `the body is larger than the limit of ${limitBytes} bytes`);
+  }
+}
+
+export class BatchTooLargeError extends AppError {
+  constructor(count: number, limit: number) {
+    super('batch_too_large', 413, `the batch has ${count} events, more than the limit of ${limit}`);
+  }
+}
+
+export class InvalidQueryError extends AppError {
+  constructor(message: string, details?: unknown) {
+    super('invalid_query', 400, message, { details });
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor() {
+    super('unauthorized', 401, 'a valid "Authorization: Bearer <token>" header is required', {
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
+  }
+}
+
+export class QueueFullError extends AppError {
+  constructor(depth: number, limit: number, retryAfterSeconds: number) {
+    super('queue_full', 429, `the queue holds ${depth} events, over the limit of ${limit}; retry later`, {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/** A dependency is down; the client should retry after `Retry-After` seconds. */
+export class UnavailableError extends AppError {
+  constructor(
+    code: 'redis_unavailable' | 'store_unavailable' | 'not_ready' | 'shutting_down',
+    message: string,
+    options: { retryAfterSeconds?: number; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(code, 503, message, {
+      headers: { 'Retry-After': String(options.retryAfterSeconds ?? 1) },
+      details: options.details,
+      cause: options.cause,
+    });
+  }
+}
+
+/** Turns anything thrown into an `Error`, so `catch (e: unknown)` is handled in one way. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === 'string' ? thrown : `non-error thrown: ${String(thrown)}`);
+}
+
+/** Ends an exhaustive switch: the compiler proves it unreachable, the runtime reports it if not. */
+export function unreachable(value: never): never {
+  throw new Error(`unreachable case: ${JSON.stringify(value)}`);
+}
+
+/** What a low-level failure means for a job: retry it later, or give up. */
+export interface FailureClass {
+  retryable: boolean;
+  /** A short reason for the log line. */
+  reason: string;
+}
+
+// One table of the low-level error codes we know. Anything not here is treated as retryable too
+// (a bug fixed by a deploy should not have destroyed the job), but logged as unexpected.
+const KNOWN_FAILURES: Record<string, FailureClass> = {
+  SQLITE_BUSY: { retryable: true, reason: 'the SQLite database is locked by another writer' },
+  SQLITE_LOCKED: { retryable: true, reason: 'a SQLite table is locked' },
+  SQLITE_FULL: { retryable: true, reason: 'the disk holding the SQLite database is full' },
+  SQLITE_IOERR: { retryable: true, reason: 'SQLite could not read or write its files' },
+  SQLITE_CANTOPEN: { retryable: true, reason: 'SQLite could not open its database file' },
+  SQLITE_READONLY: { retryable: true, reason: 'the SQLite database is read-only' },
+  SQLITE_CORRUPT: { retryable: false, reason: 'the SQLite database is corrupt' },
+  ECONNREFUSED: { retryable: true, reason: 'Redis refused the connection' },
+  ECONNRESET: { retryable: true, reason: 'the Redis connection was reset' },
+  ETIMEDOUT: { retryable: true, reason: 'Redis did not answer in time' },
+  ENOSPC: { retryable: true, reason: 'the disk is full' },
+};
+
+/** Classifies a failure by its `code` (SQLite result codes, errno names). */
+export function classifyFailure(error: Error): FailureClass & { code: string | undefined } {
+  const raw = (error as { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : undefined;
+  const base = code?.startsWith('SQLITE_IOERR') ? 'SQLITE_IOERR' : code;
+  const known = base ? KNOWN_FAILURES[base] : undefined;
+  if (known) return { ...known, code };
+  if (/Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(error.message)) {
+    return { retryable: true, reason: 'Redis is unreachable', code };
+  }
+  return { retryable: true, reason: 'unexpected error', code };
+}

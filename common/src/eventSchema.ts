@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { BatchTooLargeError, ValidationError, type ValidationIssue } from './errors.js';
+import type { Event, JsonObject } from './types.js';
+
+/** The deepest nesting a payload may have; deeper values could overflow the stack when serialised. */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/** Reported issues are capped so that a 10,000-event batch of garbage gives a readable reply. */
+const MAX_REPORTED_ISSUES = 100;
+
+// C0 and C1 control characters have no business in identifiers and break logs and terminals.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * An identifier field (`topic`, `event_id`, `source`): 1–255 UTF-16 code units, not blank, no
+ * control characters, and well-formed Unicode. Lone surrogates are refused because UTF-8 (in Redis
+ * and SQLite) would turn distinct ones into the same bytes, and two pairs must never collide.
+ */
+export const identifier = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+  .max(255, 'must be at most 255 characters')
+  .refine((s) => s.trim().length > 0, 'must not be empty or blank')
+  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters')
+  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+
+/** True for a plain JSON object (not an array, not null). */
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Nesting depth of a parsed JSON value, measured without recursion; stops counting past `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+// The payload is checked in place, never rebuilt: copying keys into a new object would let a
+// `__proto__` key change the copy's prototype instead of staying data.
+const payload = z
+  .custom<JsonObject>(isJsonObject, 'must be a JSON object')
+  .refine(
+    (p) => jsonDepth(p, MAX_PAYLOAD_DEPTH) <= MAX_PAYLOAD_DEPTH,
+    `must not be nested deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+  );
+
+/** One event. Unknown top-level fields are dropped. */
+export const eventSchema = z.object({
+  topic: identifier,
+  event_id: identifier,
+  timestamp: z.iso.datetime({
+    offset: true,
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required'
+        : 'must be an RFC 3339 date-time with Z or an offset, e.g. 2025-01-31T12:00:00Z',
+  }),
+  source: identifier,
+  payload: payload.default(() => ({})),
+});
+
+/** Where validation found a problem: the event's index in the batch and the field path. */
+function toIssues(index: number, error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    index,
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+/**
+ * Pulls the list of candidate events out of a publish body: one event, a JSON array of events, or
+ * `{"events": [...]}`.
+ */
+function candidates(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (isJsonObject(body) && Array.isArray(body.events) && !('topic' in body)) return body.events;
+  if (isJsonObject(body)) return [body];
+  throw new ValidationError('the body must be an event, an array of events or {"events": [...]}', [
+    { index: null, path: '', message: `expected an object or an array, got ${jsonTypeOf(body)}` },
+  ]);
+}
+
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/**
+ * Validates a whole publish body, all or nothing.
+ *
+ * @param body - the parsed JSON body
+ * @param maxBatch - the most events one request may carry
+ * @returns the validated events, in request order
+ * @throws ValidationError (422) listing every invalid event (capped at 100 issues); the batch is
+ *   rejected whole. BatchTooLargeError (413) when the body carries more than `maxBatch` events.
+ */
+export function parsePublishBody(body: unknown, maxBatch: number): Event[] {
+  const items = candidates(body);
+  if (items.length === 0) {
+    throw new ValidationError('the batch is empty: send at least one event', [
+      { index: null, path: '', message: 'expected at least one event' },
+    ]);
+  }
+  if (items.length > maxBatch) throw new BatchTooLargeError(items.length, maxBatch);
+
+  const events: Event[] = new Array(items.length);
+  const issues: ValidationIssue[] = [];
+  let invalid = 0;
+  for (let i = 0; i < items.length; i++) {
+    const result = eventSchema.safeParse(items[i]);
+    if (result.success) {
+      events[i] = result.data;
+    } else {
+      invalid++;
+      if (issues.length < MAX_REPORTED_ISSUES) issues.push(...toIssues(i, result.error));
+    }
+  }
+  if (invalid > 0) {
+    const shown = issues.slice(0, MAX_REPORTED_ISSUES);
+    const noun = invalid === 1 ? 'event is' : 'events are';
+    throw new ValidationError(
+      `${invalid} of ${items.length} ${noun} invalid; nothing was accepted` +
+        (issues.length > shown.length ? ` (first ${shown.length} issues shown)` : ''),
+      shown,
+    );
+  }
+  return events;
+}

@@ -1,0 +1,22 @@
+export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, loadConfigOrExit } from './config.js';
+export { type MirroredCounters, publishCounters, readMirroredCounters } from './countersMirror.js';
+export * from './errors.js';
+export {
+  eventSchema,
+  identifier,
+  isJsonObject,
+  jsonDepth,
+  MAX_PAYLOAD_DEPTH,
+  parsePublishBody,
+} from './eventSchema.js';
+export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
+export { createKeys, type Keys } from './keys.js';
+export { handleSignals, Resources } from './lifecycle.js';
+export { createLogger, type Logger, type LogScope, scoped } from './logger.js';
+export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
+export { type ConnectionRole, createRedis, quitRedis, Redis, waitReady } from './redis.js';
+export { warnAboutEviction } from './redisChecks.js';
+export { type ScriptCommands, withScripts } from './scripts.js';
+export type * from './store/eventStore.js';
+export { openStoreReader, openStoreWriter, type SqliteOptions } from './store/sqliteStore.js';
+export type * from './types.js';

@@ -1,0 +1,24 @@
+import type { Redis } from 'ioredis';
+import { FAST_PATH_CLAIM, FAST_PATH_COMMIT } from './lua/fastPathClaim.js';
+import { PUBLISH_COUNTERS } from './lua/publishCounters.js';
+
+/** The Lua scripts as typed commands (ioredis sends EVALSHA and falls back to EVAL). */
+export interface ScriptCommands {
+  fastPathClaim(...keysThenArgs: Array<string | number>): Promise<number[]>;
+  fastPathCommit(...keysThenArgs: Array<string | number>): Promise<number>;
+  publishCounters(...keysThenArgs: Array<string | number>): Promise<number>;
+}
+
+const DEFINED = Symbol('aggregator.scripts');
+
+/** Registers the scripts on a connection (once) and returns it typed. */
+export function withScripts(redis: Redis): Redis & ScriptCommands {
+  const target = redis as Redis & ScriptCommands & { [DEFINED]?: true };
+  if (!target[DEFINED]) {
+    redis.defineCommand('fastPathClaim', { lua: FAST_PATH_CLAIM });
+    redis.defineCommand('fastPathCommit', { lua: FAST_PATH_COMMIT });
+    redis.defineCommand('publishCounters', { numberOfKeys: 2, lua: PUBLISH_COUNTERS });
+    target[DEFINED] = true;
+  }
+  return target;
+}

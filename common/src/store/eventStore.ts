@@ -1,0 +1,66 @@
+import type { Counters, Event } from '../types.js';
+
+/** A stored event as read back, with its payload still as the JSON text that was stored. */
+export interface StoredEventRow {
+  topic: string;
+  event_id: string;
+  timestamp: string;
+  source: string;
+  payload: string;
+  seq: number;
+  processed_at: string;
+}
+
+/** The store's counters plus what identifies the store. */
+export interface StoreCounters extends Counters {
+  /** Random id of this database; fast-path keys carry it so a new database ignores old keys. */
+  store_id: string;
+  /** When the service was first started on this store (epoch ms). */
+  created_at: number;
+}
+
+/** What applying one job did. */
+export interface ApplyOutcome {
+  /** False when the job's effect was already committed by an earlier attempt. */
+  firstApplication: boolean;
+  /** Events written (new pairs). */
+  inserted: number;
+  /** Events dropped as duplicates (fast path or primary key). */
+  duplicates: number;
+  /** Topics that gained events in this job. */
+  topics: string[];
+  /** The counters after the job. */
+  counters: StoreCounters;
+}
+
+export interface ListQuery {
+  /** Only this topic; every topic when absent. */
+  topic?: string;
+  /** Only events with `seq > after`. */
+  after: number;
+  limit: number;
+}
+
+/** The read side of the store; what an API replica needs. */
+export interface EventStoreReader {
+  listEvents(query: ListQuery): StoredEventRow[];
+  readCounters(): StoreCounters;
+  listTopics(): string[];
+  countEvents(): number;
+  close(): void;
+}
+
+/** The write side; only workers hold one. */
+export interface EventStoreWriter extends EventStoreReader {
+  /**
+   * Applies one job in one transaction: marks the job applied, inserts the new pairs, counts the
+   * duplicates, updates the counters. Idempotent per `jobId`: a second call changes nothing and
+   * reports `firstApplication: false` with the current counters.
+   *
+   * @param known - per event, true when the fast path proved its row is already committed; such
+   *   events skip the insert and count as duplicates
+   */
+  applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome;
+  /** Forgets applied-job records older than `cutoffMs`; returns how many were removed. */
+  pruneAppliedJobs(cutoffMs: number): number;
+}

@@ -1,0 +1,10 @@
+/** Output: the one counters row. */
+export const READ_COUNTERS = `
+SELECT received, unique_processed, duplicate_dropped, store_id, created_at
+FROM counters WHERE id = 1`;
+
+/** Inputs: received, unique_processed, duplicate_dropped increments. */
+export const ADD_COUNTERS = `
+UPDATE counters
+SET received = received + ?, unique_processed = unique_processed + ?, duplicate_dropped = duplicate_dropped + ?
+WHERE id = 1`;

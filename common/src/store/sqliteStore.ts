@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Event } from '../types.js';
+import type {
+  ApplyOutcome,
+  EventStoreReader,
+  EventStoreWriter,
+  ListQuery,
+  StoreCounters,
+  StoredEventRow,
+} from './eventStore.js';
+import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
+import { INSERT_EVENT } from './sql/insertEvent.js';
+import { COUNT_EVENTS, LIST_EVENTS, LIST_EVENTS_OF_TOPIC } from './sql/listEvents.js';
+import { MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
+import { CREATE_SCHEMA, INIT_COUNTERS, SCHEMA_VERSION } from './sql/schema.js';
+import { ADD_TOPIC_COUNT, LIST_TOPICS } from './sql/topics.js';
+
+export interface SqliteOptions {
+  /** How long a writer waits for another writer's lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+type Db = Database.Database;
+
+function prepareReads(db: Db) {
+  return {
+    list: db.prepare<[number, number], StoredEventRow>(LIST_EVENTS),
+    listOfTopic: db.prepare<[string, number, number], StoredEventRow>(LIST_EVENTS_OF_TOPIC),
+    counters: db.prepare<[], StoreCounters>(READ_COUNTERS),
+    topics: db.prepare<[], { topic: string }>(LIST_TOPICS).pluck(),
+    count: db.prepare<[], number>(COUNT_EVENTS).pluck(),
+  };
+}
+
+class SqliteReader implements EventStoreReader {
+  protected readonly reads: ReturnType<typeof prepareReads>;
+
+  constructor(protected readonly db: Db) {
+    this.reads = prepareReads(db);
+  }
+
+  listEvents({ topic, after, limit }: ListQuery): StoredEventRow[] {
+    return topic === undefined ? this.reads.list.all(after, limit) : this.reads.listOfTopic.all(topic, after, limit);
+  }
+
+  readCounters(): StoreCounters {
+    const row = this.reads.counters.get();
+    if (!row) throw new Error('the store has no counters row; was it created by a worker?');
+    return row;
+  }
+
+  listTopics(): string[] {
+    return this.reads.topics.all() as unknown as string[];
+  }
+
+  countEvents(): number {
+    return this.reads.count.get() as number;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+class SqliteWriter extends SqliteReader implements EventStoreWriter {
+  readonly #insert;
+  readonly #markApplied;
+  readonly #addCounters;
+  readonly #addTopic;
+  readonly #prune;
+  readonly #apply;
+
+  constructor(db: Db) {
+    super(db);
+    this.#insert = db.prepare(INSERT_EVENT);
+    this.#markApplied = db.prepare(MARK_JOB_APPLIED);
+    this.#addCounters = db.prepare(ADD_COUNTERS);
+    this.#addTopic = db.prepare(ADD_TOPIC_COUNT);
+    this.#prune = db.prepare(PRUNE_APPLIED_JOBS);
+    this.#apply = db.transaction(this.#applyInTransaction.bind(this));
+  }
+
+  applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome {
+    // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading read locks.
+    return this.#apply.immediate(jobId, events, known);
+  }
+
+  #applyInTransaction(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome {
+    const now = Date.now();
+    if (this.#markApplied.run(jobId, now).changes === 0) {
+      return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: this.readCounters() };
+    }
+    const before = this.readCounters();
+    const processedAt = new Date(now).toISOString();
+    const perTopic = new Map<string, number>();
+    let seq = before.unique_processed;
+    for (let i = 0; i < events.length; i++) {
+      if (known?.[i]) continue;
+      const e = events[i] as Event;
+      const { changes } = this.#insert.run(
+        e.topic,
+        e.event_id,
+        e.timestamp,
+        e.source,
+        JSON.stringify(e.payload),
+        seq + 1,
+        processedAt,
+      );
+      if (changes === 1) {
+        seq++;
+        perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+      }
+    }
+    const inserted = seq - before.unique_processed;
+    const duplicates = events.length - inserted;
+    this.#addCounters.run(events.length, inserted, duplicates);
+    for (const [topic, count] of perTopic) this.#addTopic.run(topic, count);
+    return {
+      firstApplication: true,
+      inserted,
+      duplicates,
+      topics: [...perTopic.keys()],
+      counters: {
+        ...before,
+        received: before.received + events.length,
+        unique_processed: seq,
+        duplicate_dropped: before.duplicate_dropped + duplicates,
+      },
+    };
+  }
+
+  pruneAppliedJobs(cutoffMs: number): number {
+    return this.#prune.run(cutoffMs).changes;
+  }
+}
+
+function migrate(db: Db): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`the store has schema version ${version}; this build knows up to ${SCHEMA_VERSION}`);
+    }
+    db.exec(CREATE_SCHEMA);
+    db.prepare(INIT_COUNTERS).run(randomUUID(), Date.now());
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/**
+ * Opens the store for writing (workers): creates the parent directory and the schema, turns on
+ * WAL so readers never block the writer, and waits up to `busyTimeoutMs` for other writers.
+ * `synchronous = FULL` makes every commit durable before the job is acknowledged in Redis.
+ */
+export function openStoreWriter(path: string, options: SqliteOptions = {}): EventStoreWriter {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    migrate(db);
+    return new SqliteWriter(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens an existing store read-only (API replicas). Throws SQLITE_CANTOPEN when no worker has
+ * created it yet.
+ */
+export function openStoreReader(path: string, options: SqliteOptions = {}): EventStoreReader {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    const reader = new SqliteReader(db);
+    reader.readCounters();
+    return reader;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}

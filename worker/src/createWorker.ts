@@ -1,0 +1,64 @@
+import { type BatchJobData, type Config, classifyFailure, coerceError, type Logger } from '@aggregator/common';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type ProcessDeps, processBatch } from './processBatch.js';
+import { validateJobData } from './validateJobData.js';
+
+/**
+ * The BullMQ worker of one replica. Stalled-job detection hands the jobs of a dead worker to the
+ * others once its lock (`WORKER_LOCK_MS`) expires, checked every `WORKER_STALLED_INTERVAL_MS`.
+ */
+export function createWorker(
+  config: Config,
+  connection: Redis,
+  deps: ProcessDeps,
+  logger: Logger,
+): Worker<BatchJobData> {
+  const worker = new Worker<BatchJobData>(
+    deps.keys.queueName,
+    async (job: Job<BatchJobData>) => {
+      const data = validateJobData(job.data);
+      const jobId = job.id as string;
+      try {
+        const outcome = await processBatch(deps, jobId, data);
+        logger.debug(
+          {
+            jobId,
+            events: data.events.length,
+            inserted: outcome.inserted,
+            duplicates: outcome.duplicates,
+            first: outcome.firstApplication,
+          },
+          'job done',
+        );
+        return { inserted: outcome.inserted, duplicates: outcome.duplicates };
+      } catch (thrown: unknown) {
+        const error = coerceError(thrown);
+        const failure = classifyFailure(error);
+        logger.warn(
+          { jobId, attempt: job.attemptsMade + 1, code: failure.code, err: error.message },
+          `job failed: ${failure.reason}; it will be retried with backoff`,
+        );
+        throw error;
+      }
+    },
+    {
+      connection,
+      prefix: deps.keys.bullPrefix,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      // A job whose worker keeps dying must not be failed for it: its events were accepted.
+      maxStalledCount: config.JOB_ATTEMPTS,
+      autorun: false,
+    },
+  );
+  worker.on('failed', (job, error) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      logger.error({ jobId: job.id, err: error.message }, 'job failed for good; kept as failed in the queue');
+    }
+  });
+  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its worker died); handing it to another'));
+  worker.on('error', (error) => logger.warn({ err: error.message }, 'worker error'));
+  return worker;
+}

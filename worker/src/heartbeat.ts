@@ -1,0 +1,30 @@
+import { coerceError, type Keys, type Logger, type Redis } from '@aggregator/common';
+
+/** How often a worker announces itself; the API counts it live for five beats. */
+export const HEARTBEAT_MS = 2000;
+
+/**
+ * Keeps this replica in the sorted set of live workers (`GET /stats` → `workers`). Returns a stop
+ * function that removes the replica at once.
+ */
+export function startHeartbeat(redis: Redis, keys: Keys, replica: string, logger: Logger): () => Promise<void> {
+  const beat = async () => {
+    const now = Date.now();
+    try {
+      await redis
+        .multi()
+        .zadd(keys.workers, now, replica)
+        .zremrangebyscore(keys.workers, '-inf', now - 60_000)
+        .exec();
+    } catch (e: unknown) {
+      logger.debug({ err: coerceError(e).message }, 'heartbeat failed');
+    }
+  };
+  void beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await redis.zrem(keys.workers, replica).catch(() => undefined);
+  };
+}

@@ -1,0 +1,62 @@
+import {
+  coerceError,
+  createKeys,
+  createLogger,
+  createRedis,
+  handleSignals,
+  loadConfigOrExit,
+  openStoreWriter,
+  parseFailpoints,
+  quitRedis,
+  Resources,
+  warnAboutEviction,
+} from '@aggregator/common';
+import { createWorker } from './createWorker.js';
+import { FastPath } from './fastPath.js';
+import { startHeartbeat } from './heartbeat.js';
+import { startMaintenance } from './maintenance.js';
+
+/** Entrypoint of one worker replica: `node worker/dist/main.js`. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.LOG_LEVEL, service: 'worker', replica: config.REPLICA_ID });
+  const resources = new Resources(logger);
+  const keys = createKeys(config.REDIS_PREFIX);
+
+  const store = resources.add('store', openStoreWriter(config.SQLITE_PATH), (s) => s.close());
+  const { store_id: storeId } = store.readCounters();
+  const redis = resources.add(
+    'redis',
+    createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
+    quitRedis,
+  );
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  redis.once('ready', () => void warnAboutEviction(redis, logger));
+  resources.add('maintenance', startMaintenance(store, redis, keys, logger), (stop) => stop());
+  resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
+
+  const worker = createWorker(
+    config,
+    redis,
+    {
+      store,
+      storeId,
+      redis,
+      keys,
+      fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
+      failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
+    },
+    logger,
+  );
+  // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
+  resources.add('worker', worker, (w) => w.close());
+  worker.run().catch((e: unknown) => logger.error({ err: coerceError(e) }, 'worker stopped running'));
+  logger.info({ sqlite: config.SQLITE_PATH, storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+
+  handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`worker failed to start: ${coerceError(e).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+import {
+  coerceError,
+  type EventStoreWriter,
+  type Keys,
+  type Logger,
+  publishCounters,
+  type Redis,
+} from '@aggregator/common';
+
+/** How long the store remembers which jobs it applied; far longer than any redelivery window. */
+export const APPLIED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const RESYNC_MS = 5000;
+const PRUNE_EVERY = 120; // resync rounds, i.e. every ten minutes
+
+/**
+ * Keeps Redis's copy of the counters right without any job flowing: publishes the store's totals
+ * at start-up and every few seconds (and every topic when Redis lost them), and prunes old
+ * applied-job records. Returns a stop function.
+ */
+export function startMaintenance(store: EventStoreWriter, redis: Redis, keys: Keys, logger: Logger): () => void {
+  let round = 0;
+  let running = false;
+  const resync = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const counters = store.readCounters();
+      const mirrored = await redis.hget(keys.stats, 'store_id');
+      const topics = mirrored === counters.store_id ? [] : store.listTopics();
+      await publishCounters(redis, keys, counters, topics);
+      if (topics.length > 0 || mirrored !== counters.store_id) {
+        logger.info({ counters, topics: topics.length }, 'published the store counters to Redis');
+      }
+      if (++round % PRUNE_EVERY === 0) {
+        const pruned = store.pruneAppliedJobs(Date.now() - APPLIED_JOB_RETENTION_MS);
+        if (pruned > 0) logger.info({ pruned }, 'pruned old applied-job records');
+      }
+    } catch (e: unknown) {
+      logger.warn({ err: coerceError(e).message }, 'counter resync failed; will retry');
+    } finally {
+      running = false;
+    }
+  };
+  void resync();
+  const timer = setInterval(resync, RESYNC_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

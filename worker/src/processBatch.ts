@@ -1,0 +1,47 @@
+import {
+  type ApplyOutcome,
+  type BatchJobData,
+  type EventStoreWriter,
+  type Failpoints,
+  type Keys,
+  publishCounters,
+  type Redis,
+} from '@aggregator/common';
+import type { FastPath } from './fastPath.js';
+
+export interface ProcessDeps {
+  store: EventStoreWriter;
+  /** The id of the store, read once at start-up; fast-path markers carry it. */
+  storeId: string;
+  fastPath: FastPath;
+  redis: Redis;
+  keys: Keys;
+  failpoints: Failpoints;
+}
+
+/**
+ * Handles one job: the pure core of the worker.
+ *
+ * 1. Fast path: claim the pairs in Redis; learn which rows are already committed (one round trip).
+ * 2. Store: in one SQLite transaction, insert the other events (the primary key decides), count
+ *    duplicates, update the counters, and record the job as applied.
+ * 3. Mark every pair of the job as committed (one round trip).
+ * 4. Publish the new totals to the Redis stats hash (one round trip).
+ *
+ * A crash at any point is safe: before the commit nothing happened; after it, the retried job
+ * finds itself in `applied_jobs` and only repeats steps 3 and 4, which are idempotent.
+ */
+export async function processBatch(deps: ProcessDeps, jobId: string, data: BatchJobData): Promise<ApplyOutcome> {
+  const { events } = data;
+  const dedupKeys = deps.fastPath.keysOf(events);
+  const known = await deps.fastPath.claim(dedupKeys, jobId, deps.storeId);
+  deps.failpoints.hit('worker.after-fastpath');
+
+  const outcome = deps.store.applyBatch(jobId, events, known);
+  deps.failpoints.hit('worker.after-commit');
+
+  await deps.fastPath.commit(dedupKeys, deps.storeId);
+  await publishCounters(deps.redis, deps.keys, outcome.counters, outcome.topics);
+  deps.failpoints.hit('worker.after-counters');
+  return outcome;
+}
