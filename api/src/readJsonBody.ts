@@ -17,7 +17,11 @@ import getRawBody from 'raw-body';
  */
 export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
   const type = ctx.get('Content-Type');
-  if (!ctx.is('application/json', '+json')) throw new UnsupportedMediaTypeError(type || undefined);
+  // ctx.is() answers null for an empty body; look at the media type itself.
+  const media = ctx.request.type.toLowerCase();
+  if (media !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(media)) {
+    throw new UnsupportedMediaTypeError(type || undefined);
+  }
   const charset = ctx.request.charset;
   if (charset && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
     throw new UnsupportedMediaTypeError(type);

@@ -52,8 +52,19 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** Longest time the API waits for Redis before answering 503. */
   ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1000),
+  /** API processes `api/dist/cluster.js` runs on the one `PORT` (node's cluster module). */
+  API_REPLICAS: int(1, 64).default(1),
   /** Test-only crash points, e.g. `worker.after-commit:exit` (see failpoints.ts). Leave unset. */
-  AGGREGATOR_FAILPOINTS: z.string().optional(),
+  AGGREGATOR_FAILPOINTS: z
+    .string()
+    .optional()
+    .superRefine((spec, ctx) => {
+      try {
+        parseFailpoints(spec);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
 });
 
 /** The validated configuration, frozen. */
@@ -76,15 +87,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings mean "unset", as in most shells' `VAR= cmd`.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = configSchema
-    .superRefine((c, ctx) => {
-      try {
-        parseFailpoints(c.AGGREGATOR_FAILPOINTS);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['AGGREGATOR_FAILPOINTS'], message: (e as Error).message });
-      }
-    })
-    .safeParse(present);
+  const result = configSchema.safeParse(present);
   if (!result.success) {
     throw new ConfigError(`invalid configuration:\n${z.prettifyError(result.error)}`);
   }

@@ -1,0 +1,118 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+
+/** Every child started through this module and not yet exited; tests check it for leaks. */
+const live = new Set<ManagedChild>();
+
+export function liveChildren(): ReadonlySet<ManagedChild> {
+  return live;
+}
+
+// Detached children outlive a parent that dies; never leave one behind.
+process.on('exit', () => {
+  for (const child of live) child.process.kill('SIGKILL');
+});
+
+export interface SpawnOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Copy the child's output to ours, prefixed with its name. */
+  echo?: boolean;
+}
+
+/**
+ * A child process we own: its output is kept (the last 2,000 lines) for diagnosis, `waitFor`
+ * waits for a line to appear, `stop` sends SIGTERM and waits, `kill` sends SIGKILL and waits.
+ */
+export class ManagedChild {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
+
+  constructor(options: SpawnOptions) {
+    this.name = options.name;
+    this.process = spawn(options.command, options.args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which then
+      // stops every child once, in order (a second signal would force them).
+      detached: true,
+    });
+    live.add(this);
+    this.exited = once(this.process, 'exit').then(([code, signal]) => {
+      live.delete(this);
+      return { code: code as number | null, signal: signal as NodeJS.Signals | null };
+    });
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        this.lines.push(line);
+        if (this.lines.length > 2000) this.lines.shift();
+        if (options.echo) process.stdout.write(`[${this.name}] ${line}\n`);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (!w.test(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    };
+    this.process.stdout?.on('data', onData);
+    this.process.stderr?.on('data', onData);
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** Resolves with the first line (from now on) that matches; rejects if the child exits first. */
+  waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    const existing = this.lines.find((l) => pattern.test(l));
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name}: no line matching ${pattern} within ${timeoutMs} ms\n${this.tail()}`)),
+        timeoutMs,
+      );
+      const waiter = {
+        test: (line: string) => pattern.test(line),
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      this.#waiters.push(waiter);
+      void this.exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) before ${pattern}\n${this.tail()}`));
+      });
+    });
+  }
+
+  tail(n = 40): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+  }
+}

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, lazySqliteReader, QueuePublisher, type Stats } from '@aggregator/api';
+import {
+  type BatchJobData,
+  type Config,
+  createKeys,
+  createLogger,
+  createRedis,
+  type Event,
+  type Keys,
+  loadConfig,
+  openStoreWriter,
+  parseFailpoints,
+  quitRedis,
+  type Redis,
+  waitReady,
+} from '@aggregator/common';
+import { createWorker, FastPath } from '@aggregator/worker';
+import { Queue, type Worker } from 'bullmq';
+import inject, { type InjectOptions, type Response } from 'light-my-request';
+import { waitUntil } from './waitUntil.js';
+
+/** A temp directory for the duration of `fn`. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'aggregator-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function testRedisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through mocha (test/support/hooks.ts)');
+  return url;
+}
+
+/** A configuration of its own for one test: a unique Redis prefix and a temp SQLite file. */
+export function testConfig(dir: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_URL: testRedisUrl(),
+    REDIS_PREFIX: `t-${randomUUID().slice(0, 8)}`,
+    SQLITE_PATH: join(dir, 'aggregator.db'),
+    LOG_LEVEL: 'silent',
+    JOB_BACKOFF_MS: '50',
+    ...overrides,
+  });
+}
+
+export interface InProcessStack {
+  config: Config;
+  keys: Keys;
+  redis: Redis;
+  queue: Queue<BatchJobData>;
+  /** Sends a request to the API's Koa callback (no port). */
+  request(options: InjectOptions): Promise<Response>;
+  publish(body: unknown): Promise<Response>;
+  stats(): Promise<Stats>;
+  /** Waits until `received` reaches `count` and the queue is empty, then returns the stats. */
+  settle(count: number): Promise<Stats>;
+  startWorker(): Promise<Worker<BatchJobData>>;
+}
+
+/**
+ * An API app and (unless `workers: 0`) one worker in this process, on the shared test Redis with a
+ * unique prefix and a temp SQLite file; everything is released when `fn` ends.
+ */
+export async function withStack<T>(
+  options: { workers?: number; env?: Record<string, string> },
+  fn: (stack: InProcessStack) => Promise<T>,
+): Promise<T> {
+  return withTempDir(async (dir) => {
+    const config = testConfig(dir, options.env);
+    const keys = createKeys(config.REDIS_PREFIX);
+    const logger = createLogger({ level: 'silent', service: 'test', replica: 'test', pretty: false });
+    const apiRedis = createRedis(config.REDIS_URL, 'request', 'test-api');
+    const workerRedis = createRedis(config.REDIS_URL, 'blocking', 'test-worker');
+    const queue = new Queue<BatchJobData>(keys.queueName, { connection: apiRedis, prefix: keys.bullPrefix });
+    const storeWriter = openStoreWriter(config.SQLITE_PATH);
+    const storeReader = lazySqliteReader(config.SQLITE_PATH);
+    const workers: Worker<BatchJobData>[] = [];
+    try {
+      await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
+      const app = createApp({
+        config,
+        logger,
+        redis: apiRedis,
+        queue,
+        keys,
+        store: storeReader,
+        readiness: { shuttingDown: false },
+        publisher: new QueuePublisher(queue, config),
+      });
+      const callback = app.callback();
+      const request = (opts: InjectOptions) => inject(callback, opts);
+      const stats = async () => (await request({ method: 'GET', url: '/stats' })).json() as Stats;
+      const startWorker = async () => {
+        const worker = createWorker(
+          config,
+          workerRedis,
+          {
+            store: storeWriter,
+            storeId: storeWriter.readCounters().store_id,
+            redis: workerRedis,
+            keys,
+            fastPath: new FastPath(workerRedis, keys, config.DEDUP_TTL_SECONDS),
+            failpoints: parseFailpoints(undefined),
+          },
+          logger,
+        );
+        workers.push(worker);
+        void worker.run();
+        await worker.waitUntilReady();
+        return worker;
+      };
+      for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+      return await fn({
+        config,
+        keys,
+        redis: apiRedis,
+        queue,
+        request,
+        publish: (body) =>
+          request({
+            method: 'POST',
+            url: '/publish',
+            headers: { 'content-type': 'application/json' },
+            payload: JSON.stringify(body),
+          }),
+        stats,
+        settle: (count) =>
+          waitUntil(
+            async () => {
+              const s = await stats();
+              return s.received === count && s.queue.waiting + s.queue.active + s.queue.delayed === 0 && s;
+            },
+            { what: `received == ${count}` },
+          ),
+        startWorker,
+      });
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+      await queue.close();
+      await Promise.all([quitRedis(apiRedis), quitRedis(workerRedis)]);
+      storeReader.close();
+      storeWriter.close();
+    }
+  });
+}
+
+let sequence = 0;
+
+/** A valid event; `overrides` replace fields. */
+export function makeEvent(overrides: Partial<Event> = {}): Event {
+  sequence++;
+  return {
+    topic: 'orders',
+    event_id: `e-${sequence}-${randomUUID()}`,
+    timestamp: '2025-01-31T12:00:00Z',
+    source: 'test',
+    payload: { n: sequence },
+    ...overrides,
+  };
+}
