@@ -5,7 +5,9 @@ const json = { 'content-type': 'application/json' };
 
 function expectErrorShape(body: unknown, code: string): void {
   expect(body).to.have.property('error').that.includes({ code });
-  expect((body as { error: { message: unknown } }).error.message).to.be.a('string').and.not.match(/\n\s+at /);
+  expect((body as { error: { message: unknown } }).error.message)
+    .to.be.a('string')
+    .and.not.match(/\n\s+at /);
 }
 
 describe('POST /publish', () => {
@@ -15,7 +17,11 @@ describe('POST /publish', () => {
       const array = await stack.publish([makeEvent(), makeEvent()]);
       const wrapped = await stack.publish({ events: [makeEvent(), makeEvent(), makeEvent()] });
       expect([one.statusCode, array.statusCode, wrapped.statusCode]).to.deep.equal([200, 200, 200]);
-      expect([one.json(), array.json(), wrapped.json()]).to.deep.equal([{ accepted: 1 }, { accepted: 2 }, { accepted: 3 }]);
+      expect([one.json(), array.json(), wrapped.json()]).to.deep.equal([
+        { accepted: 1 },
+        { accepted: 2 },
+        { accepted: 3 },
+      ]);
       const stats = await stack.settle(6);
       expect(stats).to.include({ received: 6, unique_processed: 6, duplicate_dropped: 0 });
     }));
@@ -101,7 +107,9 @@ describe('POST /publish', () => {
 
   it('splits a large request into jobs of JOB_MAX_EVENTS, all enqueued together', () =>
     withStack({ workers: 0, env: { JOB_MAX_EVENTS: '10' } }, async (stack) => {
-      expect((await stack.publish(Array.from({ length: 25 }, () => makeEvent()))).json()).to.deep.equal({ accepted: 25 });
+      expect((await stack.publish(Array.from({ length: 25 }, () => makeEvent()))).json()).to.deep.equal({
+        accepted: 25,
+      });
       expect(await stack.queue.getWaitingCount()).to.equal(3);
     }));
 

@@ -6,6 +6,8 @@ import {
   type Config,
   coerceError,
   type Event,
+  ensureReady,
+  type Redis,
   UnavailableError,
 } from '@aggregator/common';
 import type { JobsOptions, Queue } from 'bullmq';
@@ -40,6 +42,8 @@ export class QueuePublisher implements Publisher {
 
   constructor(
     private readonly queue: Queue<BatchJobData>,
+    /** The queue's own connection, to fail fast while it is down. */
+    private readonly redis: Redis,
     private readonly config: Config,
   ) {
     this.#options = batchJobOptions(config);
@@ -53,6 +57,7 @@ export class QueuePublisher implements Publisher {
       opts: { ...this.#options, jobId: randomUUID() },
     }));
     try {
+      await ensureReady(this.redis, 500);
       await withTimeout(
         this.queue.addBulk(jobs),
         this.config.ENQUEUE_TIMEOUT_MS,

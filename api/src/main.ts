@@ -10,6 +10,7 @@ import {
   loadConfigOrExit,
   quitRedis,
   Resources,
+  waitReady,
   warnAboutEviction,
 } from '@aggregator/common';
 import { Queue } from 'bullmq';
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
   const store = resources.add('store', lazySqliteReader(config.SQLITE_PATH), (s) => s.close());
   redis.once('ready', () => void warnAboutEviction(redis, logger));
 
+  // Start serving even when Redis is down (requests get 503s), but give it a moment first.
+  await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));
+
   const readiness = { shuttingDown: false };
   const app = createApp({
     config,
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
     keys,
     store,
     readiness,
-    publisher: new QueuePublisher(queue, config),
+    publisher: new QueuePublisher(queue, redis, config),
   });
 
   const server: Server = app.listen({ host: config.HOST, port: config.PORT });

@@ -1,6 +1,7 @@
 import {
   type Counters,
   coerceError,
+  ensureReady,
   type Keys,
   type Logger,
   publishCounters,
@@ -50,6 +51,7 @@ async function countersAndTopics(deps: StatsDeps) {
 /** Everything `GET /stats` reports. */
 export async function readStats(deps: StatsDeps): Promise<Stats> {
   try {
+    await ensureReady(deps.redis, 500);
     const now = Date.now();
     const [counters, counts, workers] = await Promise.all([
       countersAndTopics(deps),
@@ -72,6 +74,7 @@ export async function readStats(deps: StatsDeps): Promise<Stats> {
     };
   } catch (thrown: unknown) {
     if (thrown instanceof UnavailableError || deps.redis.status === 'ready') throw thrown;
+    // Anything else while the connection is down is the outage itself.
     throw new UnavailableError('redis_unavailable', 'Redis is unavailable; retry later', {
       cause: coerceError(thrown),
     });

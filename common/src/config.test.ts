@@ -27,7 +27,8 @@ describe('loadConfig', () => {
     } catch (e) {
       expect(e).to.be.instanceOf(ConfigError);
       const message = (e as Error).message;
-      for (const name of ['PORT', 'REDIS_URL', 'JOB_ATTEMPTS', 'AGGREGATOR_FAILPOINTS']) expect(message).to.contain(name);
+      for (const name of ['PORT', 'REDIS_URL', 'JOB_ATTEMPTS', 'AGGREGATOR_FAILPOINTS'])
+        expect(message).to.contain(name);
     }
   });
 

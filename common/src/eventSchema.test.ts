@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import { AppError, ValidationError } from './errors.js';
 import { eventSchema, MAX_PAYLOAD_DEPTH, parsePublishBody } from './eventSchema.js';
 
-const valid = { topic: 'orders', event_id: 'e-1', timestamp: '2025-01-31T12:00:00Z', source: 'shop', payload: { a: 1 } };
+const valid = {
+  topic: 'orders',
+  event_id: 'e-1',
+  timestamp: '2025-01-31T12:00:00Z',
+  source: 'shop',
+  payload: { a: 1 },
+};
 
 function issuesOf(body: unknown, maxBatch = 100) {
   try {
@@ -61,12 +67,25 @@ describe('eventSchema', () => {
 
   describe('timestamp', () => {
     it('accepts RFC 3339 with Z or an offset, kept exactly as sent', () => {
-      for (const t of ['2025-01-31T12:00:00Z', '2025-01-31T12:00:00.123456Z', '2025-01-31T12:00:00+05:30', '2025-01-31T12:00:00-08:00']) {
+      for (const t of [
+        '2025-01-31T12:00:00Z',
+        '2025-01-31T12:00:00.123456Z',
+        '2025-01-31T12:00:00+05:30',
+        '2025-01-31T12:00:00-08:00',
+      ]) {
         expect(eventSchema.parse({ ...valid, timestamp: t }).timestamp).to.equal(t);
       }
     });
     it('rejects dates without a zone, impossible dates and other shapes', () => {
-      for (const t of ['2025-01-31T12:00:00', '2025-01-31', '2025-02-30T00:00:00Z', '31/01/2025', 'now', '', 1738324800]) {
+      for (const t of [
+        '2025-01-31T12:00:00',
+        '2025-01-31',
+        '2025-02-30T00:00:00Z',
+        '31/01/2025',
+        'now',
+        '',
+        1738324800,
+      ]) {
         expect(eventSchema.safeParse({ ...valid, timestamp: t }).success, String(t)).to.equal(false);
       }
     });
@@ -130,7 +149,10 @@ describe('parsePublishBody', () => {
   });
 
   it('rejects more than maxBatch events with 413 before validating them', () => {
-    const result = issuesOf(Array.from({ length: 11 }, () => ({})), 10);
+    const result = issuesOf(
+      Array.from({ length: 11 }, () => ({})),
+      10,
+    );
     expect(result).to.include({ status: 413, code: 'batch_too_large' });
   });
 

@@ -14,7 +14,7 @@ export { createKeys, type Keys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
 export { createLogger, type Logger, type LogScope, scoped } from './logger.js';
 export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
-export { type ConnectionRole, createRedis, quitRedis, Redis, waitReady } from './redis.js';
+export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';
 export { warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
 export type * from './store/eventStore.js';

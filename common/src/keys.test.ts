@@ -27,7 +27,8 @@ describe('createKeys', () => {
 
   it('is injective over many random pairs drawn from a tiny alphabet', () => {
     const alphabet = ['a', ':', '1', '2', '0'];
-    const pick = () => Array.from({ length: Math.floor(Math.random() * 4) }, () => alphabet[Math.floor(Math.random() * 5)]).join('');
+    const pick = () =>
+      Array.from({ length: Math.floor(Math.random() * 4) }, () => alphabet[Math.floor(Math.random() * 5)]).join('');
     const byKey = new Map<string, string>();
     for (let i = 0; i < 20_000; i++) {
       const topic = pick();

@@ -52,3 +52,16 @@ export async function quitRedis(redis: Redis): Promise<void> {
     redis.disconnect();
   }
 }
+
+/**
+ * For request paths: returns at once when the connection is ready, waits up to `waitMs` while it
+ * is still making its first connection, and rejects at once while Redis is known to be down
+ * (`reconnecting`), so a client gets a fast 503 instead of a hanging request.
+ */
+export async function ensureReady(redis: Redis, waitMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'connecting' || redis.status === 'connect' || redis.status === 'wait') {
+    return waitReady(redis, waitMs);
+  }
+  throw new Error(`Redis connection is ${redis.status}`);
+}

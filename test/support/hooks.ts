@@ -20,6 +20,8 @@ export const mochaHooks = {
     const leaked = [...liveChildren()].filter((c) => c !== redis?.child);
     if (leaked.length === 0) return;
     await Promise.all(leaked.map((c) => c.kill()));
-    throw new Error(`child processes leaked by "${this.currentTest?.fullTitle()}": ${leaked.map((c) => c.name).join(', ')}`);
+    throw new Error(
+      `child processes leaked by "${this.currentTest?.fullTitle()}": ${leaked.map((c) => c.name).join(', ')}`,
+    );
   },
 };

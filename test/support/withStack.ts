@@ -93,7 +93,7 @@ export async function withStack<T>(
         keys,
         store: storeReader,
         readiness: { shuttingDown: false },
-        publisher: new QueuePublisher(queue, config),
+        publisher: new QueuePublisher(queue, apiRedis, config),
       });
       const callback = app.callback();
       const request = (opts: InjectOptions) => inject(callback, opts);

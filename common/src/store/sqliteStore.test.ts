@@ -65,7 +65,11 @@ describe('SQLite store', () => {
       store.applyBatch('j2', [event('a', '1'), event('a', '3')]);
       const all = store.listEvents({ after: 0, limit: 10 });
       expect(all.map((r) => r.seq)).to.deep.equal([1, 2, 3, 4]);
-      expect(store.listEvents({ topic: 'a', after: 0, limit: 10 }).map((r) => r.event_id)).to.deep.equal(['1', '2', '3']);
+      expect(store.listEvents({ topic: 'a', after: 0, limit: 10 }).map((r) => r.event_id)).to.deep.equal([
+        '1',
+        '2',
+        '3',
+      ]);
       expect(store.listEvents({ topic: 'a', after: 1, limit: 1 }).map((r) => r.seq)).to.deep.equal([3]);
     }));
 
