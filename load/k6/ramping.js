@@ -1,0 +1,76 @@
+/**
+ * ramping.js: an arrival rate that ramps up and down (k6 `ramping-arrival-rate`), to find where
+ * latency or backpressure (429) starts.
+ *
+ * k6 starts iterations at the rate of STAGES regardless of how fast the service answers; each
+ * iteration POSTs BATCH_SIZE events and retries 429, 503 and network errors (honouring
+ * Retry-After) until acknowledged. When all MAX_VUS are busy, k6 drops iterations
+ * (`dropped_iterations`, threshold MAX_DROPPED_ITERATIONS).
+ *
+ * Teardown check (lib/verifyRun.js): exact, although the number of iterations is not known in
+ * advance. Dropped iterations never start and take no iteration number, so the events sent are
+ * exactly slots 0 … N·BATCH_SIZE-1 for the N iterations k6 reports as completed
+ * (exec.instance.iterationsCompleted, readable in teardown). If an iteration was interrupted
+ * (gracefulStop exceeded, Ctrl-C), the teardown checks only the invariant
+ * received == unique_processed + duplicate_dropped, failed jobs, and that stored events are unaltered.
+ *
+ * Environment (`k6 run -e NAME=value`), defaults in brackets:
+ *   START_RATE [10]                  iterations per TIME_UNIT at the start
+ *   STAGES [30s:100,1m:400,1m:400,30s:0]  duration:target-rate pairs
+ *   TIME_UNIT [1s]                   the period the rates are per
+ *   PRE_ALLOCATED_VUS [50], MAX_VUS [400]
+ *   BATCH_SIZE [1]                   events per request
+ *   MAX_DROPPED_ITERATIONS [0]       threshold on dropped_iterations
+ *   P95_MS [300], P99_MS [800]       publish latency thresholds (ms)
+ *   Common to all scripts (load/k6/README.md): BASE_URL [http://localhost:8080], DUP_RATIO [0],
+ *   TOPICS [1], PAYLOAD_BYTES [0], MAX_FAILED_RATE [0.001], MAX_THROTTLED_RATE [0.05],
+ *   REQUEST_TIMEOUT [10s], RETRY_BUDGET [30s], DRAIN_TIMEOUT [2m], POLL_INTERVAL [500ms],
+ *   TEARDOWN_TIMEOUT [10m].
+ */
+import {
+  envDuration,
+  envInt,
+  envStages,
+  publishIteration,
+  publishThresholds,
+  readSettings,
+  runOptions,
+  setupRun,
+  verifyRun,
+} from './lib/index.js';
+
+const settings = readSettings({ batchSize: 1 });
+const preAllocatedVUs = envInt('PRE_ALLOCATED_VUS', 50, 1);
+
+/** @type {import('k6/options').Options} */
+export const options = {
+  scenarios: {
+    ramping: {
+      executor: 'ramping-arrival-rate',
+      startRate: envInt('START_RATE', 10, 0),
+      timeUnit: envDuration('TIME_UNIT', '1s').text,
+      stages: envStages('STAGES', '30s:100,1m:400,1m:400,30s:0'),
+      preAllocatedVUs,
+      maxVUs: envInt('MAX_VUS', Math.max(400, preAllocatedVUs), preAllocatedVUs),
+      gracefulStop: settings.gracefulStop,
+    },
+  },
+  thresholds: publishThresholds(settings, {
+    dropped_iterations: [`count<=${envInt('MAX_DROPPED_ITERATIONS', 0)}`],
+  }),
+  ...runOptions(settings),
+};
+
+export function setup() {
+  return setupRun(settings);
+}
+
+/** @param {import('./lib/types.js').RunData} run */
+export default function (run) {
+  publishIteration(settings, run);
+}
+
+/** @param {import('./lib/types.js').RunData} run */
+export function teardown(run) {
+  verifyRun(settings, run);
+}
