@@ -1,25 +1,8 @@
-import { InvalidQueryError, identifier, type StoredEventRow } from '@aggregator/common';
+import { eventsQuerySchema, InvalidQueryError, MAX_EVENTS_PAGE, type StoredEventRow } from '@aggregator/common';
 import type { Middleware } from 'koa';
-import { z } from 'zod';
 import type { StoreProvider } from './storeProvider.js';
 
-export const MAX_PAGE = 1000;
-
-// Repeated parameters arrive as arrays; each one may be given once.
-const single = (name: string) => z.string({ error: `"${name}" must be given at most once` });
-
-const querySchema = z.object({
-  topic: single('topic').pipe(identifier).optional(),
-  after: single('after')
-    .regex(/^\d{1,15}$/, 'must be a non-negative integer (the last seq you have seen)')
-    .transform(Number)
-    .default(0),
-  limit: single('limit')
-    .regex(/^\d{1,4}$/, `must be an integer from 1 to ${MAX_PAGE}`)
-    .transform(Number)
-    .pipe(z.number().min(1, `must be from 1 to ${MAX_PAGE}`).max(MAX_PAGE, `must be from 1 to ${MAX_PAGE}`))
-    .default(100),
-});
+export const MAX_PAGE = MAX_EVENTS_PAGE;
 
 /**
  * Serialises rows without re-parsing payloads: each payload is spliced in as the JSON text the
@@ -41,7 +24,7 @@ export function serialiseEvents(rows: readonly StoredEventRow[]): string {
  */
 export function eventsRoute(store: StoreProvider): Middleware {
   return async (ctx) => {
-    const parsed = querySchema.safeParse(ctx.query);
+    const parsed = eventsQuerySchema.safeParse(ctx.query);
     if (!parsed.success) {
       const details = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
       const first = details[0];

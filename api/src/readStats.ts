@@ -1,5 +1,4 @@
 import {
-  type Counters,
   coerceError,
   ensureReady,
   type Keys,
@@ -7,20 +6,18 @@ import {
   publishCounters,
   type Redis,
   readMirroredCounters,
+  type statsSchema,
   UnavailableError,
 } from '@aggregator/common';
 import type { Queue } from 'bullmq';
+import type { z } from 'zod';
 import type { StoreProvider } from './storeProvider.js';
 
 /** A worker is live while its heartbeat is younger than this (it beats every 2 s). */
 export const WORKER_LIVENESS_MS = 10_000;
 
-export interface Stats extends Counters {
-  topics: string[];
-  uptime_seconds: number;
-  queue: { waiting: number; active: number; delayed: number; failed: number };
-  workers: number;
-}
+/** Everything `GET /stats` reports; the schema lives in common (it also feeds the OpenAPI document). */
+export type Stats = z.output<typeof statsSchema>;
 
 export interface StatsDeps {
   redis: Redis;

@@ -1,3 +1,18 @@
+export {
+  anyErrorReplySchema,
+  errorReplySchema,
+  eventsQuerySchema,
+  healthReplySchema,
+  MAX_EVENTS_PAGE,
+  publishBodySchema,
+  publishReplySchema,
+  queryIssueSchema,
+  readinessChecksSchema,
+  readyReplySchema,
+  statsSchema,
+  storedEventSchema,
+  validationIssueSchema,
+} from './apiSchemas.js';
 export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, loadConfigOrExit } from './config.js';
 export { type MirroredCounters, publishCounters, readMirroredCounters } from './countersMirror.js';
 export * from './errors.js';

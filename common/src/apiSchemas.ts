@@ -1,0 +1,125 @@
+/**
+ * The HTTP API's request and reply shapes as zod schemas, beside `eventSchema`. They are the one
+ * source of the OpenAPI document (api/src/openApiDocument.ts): the routes parse with them or return
+ * values of their types, and the tests check real replies against the document built from them.
+ */
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { eventSchema, identifier } from './eventSchema.js';
+
+/** The most events one `GET /events` page holds. */
+export const MAX_EVENTS_PAGE = 1000;
+
+const count = z.number().int().min(0);
+
+/**
+ * A `POST /publish` body: one event, a JSON array of events, or `{"events": [...]}`. Documents what
+ * `parsePublishBody` accepts (which also enforces `MAX_BATCH` and reports issues per event).
+ */
+export const publishBodySchema = z
+  .union([
+    eventSchema,
+    z.array(eventSchema).min(1),
+    z.object({ events: z.array(eventSchema).min(1) }).meta({ description: 'a batch wrapped in an object' }),
+  ])
+  .meta({ description: 'one event, a JSON array of events, or {"events": [...]}; at most MAX_BATCH events' });
+
+/** `200` from `POST /publish`. */
+export const publishReplySchema = z.object({
+  accepted: z.number().int().min(1).meta({ description: 'events durably enqueued, duplicates included' }),
+});
+
+// Repeated query parameters arrive as arrays; each one may be given once.
+const single = (name: string) => z.string({ error: `"${name}" must be given at most once` });
+
+/**
+ * The query of `GET /events`. Parses strings; the output side (numbers with their bounds) is what
+ * the OpenAPI document shows.
+ */
+export const eventsQuerySchema = z.object({
+  topic: single('topic')
+    .pipe(identifier)
+    .optional()
+    .meta({ description: 'only events of this topic; every topic when absent' }),
+  after: single('after')
+    .regex(/^\d{1,15}$/, 'must be a non-negative integer (the last seq you have seen)')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(999_999_999_999_999))
+    .default(0)
+    .meta({ description: 'the last seq you have seen; only events with a greater seq are returned' }),
+  limit: single('limit')
+    .regex(/^\d{1,4}$/, `must be an integer from 1 to ${MAX_EVENTS_PAGE}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1, `must be from 1 to ${MAX_EVENTS_PAGE}`)
+        .max(MAX_EVENTS_PAGE, `must be from 1 to ${MAX_EVENTS_PAGE}`),
+    )
+    .default(100)
+    .meta({ description: 'the most events in this page' }),
+});
+
+/** One event of `GET /events`: as published, plus its place in processing order. */
+export const storedEventSchema = eventSchema.extend({
+  seq: z.number().int().min(1).meta({ description: 'position in processing order; strictly increasing' }),
+  processed_at: z.iso.datetime().meta({ description: 'when the store committed the event (UTC)' }),
+});
+
+/** `200` from `GET /stats`. */
+export const statsSchema = z.object({
+  received: count.meta({ description: 'events the workers have taken in, duplicates included' }),
+  unique_processed: count.meta({ description: 'events stored (one per (topic, event_id) pair)' }),
+  duplicate_dropped: count.meta({ description: 'duplicates dropped; at rest received = unique + duplicates' }),
+  topics: z.array(identifier).meta({ description: 'every topic with a stored event, sorted' }),
+  uptime_seconds: count.meta({ description: 'since the service first started on this store' }),
+  queue: z
+    .object({ waiting: count, active: count, delayed: count, failed: count })
+    .meta({ description: 'jobs (one per request or JOB_MAX_EVENTS chunk) by state' }),
+  workers: count.meta({ description: 'worker replicas with a heartbeat in the last 10 s' }),
+});
+
+/** `200` from `GET /healthz`. */
+export const healthReplySchema = z.object({ status: z.literal('ok') });
+
+/** What `GET /readyz` checked. */
+export const readinessChecksSchema = z.object({
+  redis: z.enum(['up', 'down']),
+  store: z.enum(['up', 'down']),
+});
+
+/** `200` from `GET /readyz`. */
+export const readyReplySchema = z.object({ status: z.literal('ready'), checks: readinessChecksSchema });
+
+/** One problem in a publish body (`details` of `validation_failed`). */
+export const validationIssueSchema = z.object({
+  index: z
+    .number()
+    .int()
+    .min(0)
+    .nullable()
+    .meta({ description: "the event's position in the batch; null for the body itself" }),
+  path: z.string().meta({ description: 'the field, dot-separated; empty for the whole event or body' }),
+  message: z.string(),
+});
+
+/** One problem in a query (`details` of `invalid_query`). */
+export const queryIssueSchema = z.object({ path: z.string(), message: z.string() });
+
+/**
+ * The error envelope `{"error": {"code", "message", "details"?}}`, narrowed to `codes`, with
+ * `details` of the given shape when there is one.
+ */
+export function errorReplySchema(codes: readonly [ErrorCode, ...ErrorCode[]], details?: z.ZodType) {
+  return z.object({
+    error: z.object({
+      code: z.enum(codes),
+      message: z.string(),
+      details: (details ?? z.unknown()).optional(),
+    }),
+  });
+}
+
+/** Any error reply, whatever its code. */
+export const anyErrorReplySchema = errorReplySchema(ERROR_CODES);

@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import type { Stats } from '@aggregator/api';
+import { expect } from 'chai';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { withProcessStack } from './support/processStack.js';
+import { waitUntil } from './support/waitUntil.js';
+import { makeEvent } from './support/withStack.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Headless Debian Chromium for the duration of `fn`; closed in `finally`. */
+async function withBrowser<T>(fn: (browser: Browser) => Promise<T>): Promise<T> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: install the Debian package "chromium" (CI does)`);
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    return await fn(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The raw numbers the page shows (its `data-value` attributes). */
+async function shown(page: Page, ids: readonly string[]): Promise<Record<string, number>> {
+  const values: Record<string, number> = {};
+  for (const id of ids) {
+    const raw = await page.getAttribute(`[data-testid="${id}"]`, 'data-value');
+    values[id] = raw === null ? Number.NaN : Number(raw);
+  }
+  return values;
+}
+
+function expected(stats: Stats): Record<string, number> {
+  return {
+    received: stats.received,
+    unique_processed: stats.unique_processed,
+    duplicate_dropped: stats.duplicate_dropped,
+    topics: stats.topics.length,
+    workers: stats.workers,
+    queue_waiting: stats.queue.waiting,
+    queue_failed: stats.queue.failed,
+  };
+}
+
+/** Waits until the page shows exactly what /stats reports. */
+async function waitForPageToShow(page: Page, stats: Stats): Promise<void> {
+  const want = expected(stats);
+  let last: Record<string, number> = {};
+  await waitUntil(
+    async () => {
+      last = await shown(page, Object.keys(want));
+      return JSON.stringify(last) === JSON.stringify(want);
+    },
+    { what: `the page to show ${JSON.stringify(want)}`, timeoutMs: 15_000 },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; last shown ${JSON.stringify(last)}`);
+  });
+}
+
+/**
+ * A new page that records page errors and console errors or warnings. The browser itself logs a
+ * failed request; those of `/stats` with a status in `tolerated` are expected while a test makes
+ * /stats fail on purpose.
+ */
+async function openPage(browser: Browser) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1100 } });
+  const problems: string[] = [];
+  const tolerated = new Set<number>();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() !== 'error' && message.type() !== 'warning') return;
+    const status = /status of (\d{3})/.exec(message.text())?.[1];
+    if (status && tolerated.has(Number(status)) && message.location().url.endsWith('/stats')) return;
+    problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  return { page, problems, tolerated };
+}
+
+describe('status page (GET /)', () => {
+  it('shows the live counters, the rate and an outage banner in a real browser', async function () {
+    this.timeout(120_000);
+    await withProcessStack({}, async (stack) =>
+      withBrowser(async (browser) => {
+        const duplicate = makeEvent({ topic: 'payments' });
+        const first = [makeEvent(), makeEvent(), duplicate, duplicate, makeEvent({ topic: '<b>not html</b>' })];
+        expect((await stack.publish(first)).status).to.equal(200);
+        const settled = await stack.settle(first.length);
+        expect(settled).to.include({ received: 5, unique_processed: 4, duplicate_dropped: 1 });
+
+        const { page, problems, tolerated } = await openPage(browser);
+        const res = await page.goto(`${stack.apiUrl}/`);
+        expect(res?.status()).to.equal(200);
+        const headers = res?.headers() ?? {};
+        expect(headers['cache-control']).to.equal('no-store');
+        const csp = headers['content-security-policy'] ?? '';
+        expect(csp).to.include("default-src 'none'").and.include("connect-src 'self'");
+        expect(csp).to.match(/script-src 'nonce-[A-Za-z0-9+/=]{20,}'/);
+        expect(csp, 'no remote or unsafe sources').to.not.match(/https?:|\*|unsafe-inline|unsafe-eval/);
+
+        await waitForPageToShow(page, settled);
+        expect(await page.textContent('[data-testid="duplicate_rate"]')).to.equal('20.0%');
+        expect(await page.locator('[data-testid="topic_list"] li').allTextContents()).to.have.members(settled.topics);
+
+        // New events while the page is open: it follows, and the chart shows a rate above zero.
+        const more = Array.from({ length: 40 }, () => makeEvent());
+        expect((await stack.publish([...more, ...more.slice(0, 1)])).status).to.equal(200);
+        const later = await stack.settle(first.length + more.length + 1);
+        await waitForPageToShow(page, later);
+        await waitUntil(async () => ((await shown(page, ['rate_peak'])).rate_peak ?? 0) > 0, {
+          what: 'a rate above 0',
+        });
+        const chartPoints = async () =>
+          ((await page.getAttribute('[data-testid="chart_line"]', 'points')) ?? '').trim().split(/\s+/).length;
+        await waitUntil(async () => (await chartPoints()) >= 3, { what: 'a chart line of 3 points' });
+        await page.screenshot({ path: '/tmp/status-page.png', fullPage: true });
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.screenshot({ path: '/tmp/status-page-phone.png', fullPage: true });
+
+        // Redis down: /stats answers 503 and the page says so; Redis back: the banner goes away.
+        expect(await page.isHidden('[data-testid="banner"]')).to.equal(true);
+        tolerated.add(503);
+        await stack.redis.kill();
+        await page.waitForSelector('[data-testid="banner"]', { state: 'visible', timeout: 15_000 });
+        expect(await page.textContent('[data-testid="banner"]')).to.match(/503 redis_unavailable/);
+        await page.screenshot({ path: '/tmp/status-page-outage.png' });
+        await stack.restartRedis();
+        await page.waitForSelector('[data-testid="banner"]', { state: 'hidden', timeout: 30_000 });
+        tolerated.clear();
+        await waitForPageToShow(page, await stack.settle(later.received));
+
+        expect(problems).to.deep.equal([]);
+      }),
+    );
+  });
+
+  it('asks for the read token when /stats needs one, then shows the counters', async function () {
+    this.timeout(120_000);
+    const token = 'read-token-'.padEnd(24, 'x');
+    await withProcessStack({ env: { READ_TOKEN: token } }, async (stack) =>
+      withBrowser(async (browser) => {
+        expect((await stack.publish([makeEvent(), makeEvent()])).status).to.equal(200);
+        const stats = await waitUntil(async () => {
+          const res = await fetch(`${stack.apiUrl}/stats`, { headers: { authorization: `Bearer ${token}` } });
+          const body = (await res.json()) as Stats;
+          return body.received === 2 && body.queue.waiting + body.queue.active === 0 && body;
+        });
+
+        const { page, problems, tolerated } = await openPage(browser);
+        tolerated.add(401);
+        await page.goto(`${stack.apiUrl}/`);
+        await page.waitForSelector('[data-testid="auth"]', { state: 'visible', timeout: 15_000 });
+        expect(await page.textContent('[data-testid="banner"]')).to.match(/401 unauthorized/);
+        await page.fill('[data-testid="token"]', token);
+        await page.press('[data-testid="token"]', 'Enter');
+        await page.waitForSelector('[data-testid="auth"]', { state: 'hidden', timeout: 15_000 });
+        await waitForPageToShow(page, stats);
+        expect(await page.isHidden('[data-testid="banner"]')).to.equal(true);
+        expect(problems).to.deep.equal([]);
+      }),
+    );
+  });
+});
