@@ -45,6 +45,8 @@ export class QueuePublisher implements Publisher {
     /** The queue's own connection, to fail fast while it is down. */
     private readonly redis: Redis,
     private readonly config: Config,
+    /** Told what each successful enqueue carried (for the queue-depth estimate). */
+    private readonly onEnqueued: (jobs: number, events: number) => void = () => {},
   ) {
     this.#options = batchJobOptions(config);
   }
@@ -63,6 +65,7 @@ export class QueuePublisher implements Publisher {
         this.config.ENQUEUE_TIMEOUT_MS,
         () => new Error(`Redis did not confirm the enqueue within ${this.config.ENQUEUE_TIMEOUT_MS} ms`),
       );
+      this.onEnqueued(jobs.length, events.length);
     } catch (thrown: unknown) {
       throw new UnavailableError(
         'redis_unavailable',

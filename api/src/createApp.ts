@@ -3,17 +3,22 @@ import { AppError } from '@aggregator/common';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Publisher } from './batchPublisher.js';
+import { bearerAuth } from './bearerAuth.js';
 import { errorMiddleware } from './errorMiddleware.js';
 import { eventsRoute } from './eventsRoute.js';
 import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
+import { openApiRoute } from './openApiRoute.js';
 import { publishRoute } from './publishRoute.js';
+import type { QueueDepthGuard } from './queueDepthGuard.js';
 import { readStats, type StatsDeps } from './readStats.js';
 import { type RequestState, requestId } from './requestId.js';
+import { statusPageRoute } from './statusPage.js';
 
 /** Everything the HTTP app needs; only main.ts (and tests) create these. */
 export interface AppDeps extends StatsDeps {
   config: Config;
   publisher: Publisher;
+  guard: QueueDepthGuard;
   readiness: Readiness;
 }
 
@@ -25,11 +30,15 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   const app = new Koa<RequestState>({ proxy: true });
   const router = new Router<RequestState>();
 
-  router.post('/publish', publishRoute(deps.config, deps.publisher));
-  router.get('/events', eventsRoute(deps.store));
-  router.get('/stats', async (ctx) => {
+  const canPublish = bearerAuth(deps.config.API_TOKEN);
+  const canRead = bearerAuth(deps.config.READ_TOKEN);
+  router.post('/publish', canPublish, publishRoute(deps.config, deps.publisher, deps.guard));
+  router.get('/events', canRead, eventsRoute(deps.store));
+  router.get('/stats', canRead, async (ctx) => {
     ctx.body = await readStats(deps);
   });
+  router.get('/', statusPageRoute());
+  router.get('/openapi.json', openApiRoute());
   router.get('/healthz', healthzRoute());
   router.get('/readyz', readyzRoute(deps.redis, deps.store, deps.readiness));
 

@@ -1,5 +1,8 @@
 export { type Publisher, QueuePublisher, withTimeout } from './batchPublisher.js';
+export { bearerAuth } from './bearerAuth.js';
+export { type CoalescingOptions, CoalescingPublisher } from './coalescingPublisher.js';
 export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
+export { QueueDepthGuard } from './queueDepthGuard.js';
 export { readStats, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
 export { lazySqliteReader, type StoreProvider } from './storeProvider.js';

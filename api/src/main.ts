@@ -15,7 +15,9 @@ import {
 } from '@aggregator/common';
 import { Queue } from 'bullmq';
 import { QueuePublisher } from './batchPublisher.js';
+import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
+import { QueueDepthGuard } from './queueDepthGuard.js';
 
 import { lazySqliteReader } from './storeProvider.js';
 
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));
 
   const readiness = { shuttingDown: false };
+  const guard = new QueueDepthGuard(queue, config.MAX_QUEUE_DEPTH, logger);
   const app = createApp({
     config,
     logger,
@@ -49,7 +52,12 @@ async function main(): Promise<void> {
     keys,
     store,
     readiness,
-    publisher: new QueuePublisher(queue, redis, config),
+    guard,
+    publisher: new CoalescingPublisher(new QueuePublisher(queue, redis, config, (j, e) => guard.recordEnqueued(j, e)), {
+      maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,
+      lingerMs: config.PUBLISH_LINGER_MS,
+      maxEvents: config.JOB_MAX_EVENTS,
+    }),
   });
 
   const server: Server = app.listen({ host: config.HOST, port: config.PORT });

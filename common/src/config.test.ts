@@ -34,6 +34,6 @@ describe('loadConfig', () => {
 
   it('is documented: every variable has a row in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const name of CONFIG_VARIABLES) expect(readme, name).to.match(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+    for (const name of CONFIG_VARIABLES) expect(readme, name).to.match(new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'));
   });
 });

@@ -23,6 +23,11 @@ export const configSchema = z.object({
   PORT: int(0, 65535).default(8080),
   /** The SQLite database file; its parent directory is created by the worker. */
   SQLITE_PATH: z.string().min(1).default('./data/aggregator.db'),
+  /**
+   * SQLite durability: FULL syncs every commit to disk before the job is acknowledged (survives a
+   * power cut); NORMAL syncs at checkpoints only (survives a process crash, not a power cut).
+   */
+  SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   /** Jobs (batches) one worker process handles at once. */
   WORKER_CONCURRENCY: int(1, 256).default(8),
   /** Attempts per job before it is kept as failed. */
@@ -52,6 +57,16 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** Longest time the API waits for Redis before answering 503. */
   ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1000),
+  /** Backpressure: publishes get 429 while the queue holds more events than this (0: no limit). */
+  MAX_QUEUE_DEPTH: int(0, 1_000_000_000).default(1_000_000),
+  /** When set, `POST /publish` requires `Authorization: Bearer <API_TOKEN>`. */
+  API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** When set, `GET /events`, `/stats` and `/metrics` require `Authorization: Bearer <READ_TOKEN>`. */
+  READ_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Enqueues one API replica runs at once; publishes arriving meanwhile are coalesced into the next. */
+  PUBLISH_MAX_IN_FLIGHT: int(1, 64).default(2),
+  /** Extra wait for more publishes before an enqueue; 0 adds no latency at low load. */
+  PUBLISH_LINGER_MS: int(0, 1000).default(0),
   /** API processes `api/dist/cluster.js` runs on the one `PORT` (node's cluster module). */
   API_REPLICAS: int(1, 64).default(1),
   /** Test-only crash points, e.g. `worker.after-commit:exit` (see failpoints.ts). Leave unset. */

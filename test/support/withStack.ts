@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, lazySqliteReader, QueuePublisher, type Stats } from '@aggregator/api';
+import { createApp, lazySqliteReader, QueueDepthGuard, QueuePublisher, type Stats } from '@aggregator/api';
 import {
   type BatchJobData,
   type Config,
@@ -85,6 +85,7 @@ export async function withStack<T>(
     const workers: Worker<BatchJobData>[] = [];
     try {
       await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
+      const guard = new QueueDepthGuard(queue, config.MAX_QUEUE_DEPTH, logger);
       const app = createApp({
         config,
         logger,
@@ -93,7 +94,8 @@ export async function withStack<T>(
         keys,
         store: storeReader,
         readiness: { shuttingDown: false },
-        publisher: new QueuePublisher(queue, apiRedis, config),
+        guard,
+        publisher: new QueuePublisher(queue, apiRedis, config, (jobs, events) => guard.recordEnqueued(jobs, events)),
       });
       const callback = app.callback();
       const request = (opts: InjectOptions) => inject(callback, opts);

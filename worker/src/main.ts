@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const resources = new Resources(logger);
   const keys = createKeys(config.REDIS_PREFIX);
 
-  const store = resources.add('store', openStoreWriter(config.SQLITE_PATH), (s) => s.close());
+  const store = resources.add('store', openStoreWriter(config.SQLITE_PATH, { synchronous: config.SQLITE_SYNCHRONOUS }), (s) => s.close());
   const { store_id: storeId } = store.readCounters();
   const redis = resources.add(
     'redis',

@@ -21,6 +21,8 @@ import { ADD_TOPIC_COUNT, LIST_TOPICS } from './sql/topics.js';
 export interface SqliteOptions {
   /** How long a writer waits for another writer's lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
+  /** `FULL` (default): every commit is on disk before it returns. `NORMAL`: synced at checkpoints. */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 type Db = Database.Database;
@@ -152,7 +154,7 @@ function migrate(db: Db): void {
 /**
  * Opens the store for writing (workers): creates the parent directory and the schema, turns on
  * WAL so readers never block the writer, and waits up to `busyTimeoutMs` for other writers.
- * `synchronous = FULL` makes every commit durable before the job is acknowledged in Redis.
+ * With `synchronous = FULL` (the default) every commit is durable before the job is acknowledged.
  */
 export function openStoreWriter(path: string, options: SqliteOptions = {}): EventStoreWriter {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -160,7 +162,7 @@ export function openStoreWriter(path: string, options: SqliteOptions = {}): Even
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     migrate(db);
     return new SqliteWriter(db);
   } catch (e) {

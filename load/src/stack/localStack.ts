@@ -15,6 +15,8 @@ export interface LocalStackOptions {
   /** More configuration for every process. */
   env?: Record<string, string>;
   echo?: boolean;
+  /** Extra node flags for every service process, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
 }
 
 export interface LocalStack {
@@ -55,6 +57,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       name: `worker-${index}`,
       env: { ...env, REPLICA_ID: `worker-${index}` },
       echo: options.echo,
+      nodeArgs: options.nodeArgs,
     });
     workers.push(child);
     return child;
@@ -68,6 +71,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       env: { REPLICA_ID: 'api', ...env },
       cluster: options.apis > 1,
       echo: options.echo,
+      nodeArgs: options.nodeArgs,
     });
     return {
       url: `http://127.0.0.1:${options.port}`,

@@ -1,0 +1,86 @@
+import type { Event } from '@aggregator/common';
+import type { Publisher } from './batchPublisher.js';
+
+interface Waiting {
+  events: readonly Event[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface CoalescingOptions {
+  /** Flushes under way at once; requests arriving meanwhile wait and go together in the next one. */
+  maxInFlight: number;
+  /** Extra time to wait for more requests before a flush (0: flush on the next turn of the loop). */
+  lingerMs: number;
+  /** Flush at once when this many events are waiting (one full job). */
+  maxEvents: number;
+}
+
+/**
+ * Coalesces concurrent publish requests into one enqueue, like a producer's linger: requests that
+ * arrive while a flush is under way (or within `lingerMs`) are enqueued together, as one Redis
+ * MULTI, so under load the queue sees a few large jobs instead of one job per request. Nothing is
+ * acknowledged before it is in Redis: every request's promise settles with the flush that carried
+ * it, and a failed flush fails every request in it (all or nothing per request still holds: a
+ * request's events are never split across flushes).
+ *
+ * At low load this adds no latency: a lone request is flushed on the next turn of the event loop.
+ */
+export class CoalescingPublisher implements Publisher {
+  #waiting: Waiting[] = [];
+  #waitingEvents = 0;
+  #inFlight = 0;
+  #scheduled = false;
+
+  constructor(
+    private readonly inner: Publisher,
+    private readonly options: CoalescingOptions,
+  ) {}
+
+  publish(events: readonly Event[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ events, resolve, reject });
+      this.#waitingEvents += events.length;
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight >= this.options.maxInFlight) return; // the flush that ends will pick them up
+    if (this.#waitingEvents >= this.options.maxEvents) {
+      this.#flush();
+      return;
+    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    const run = () => {
+      this.#scheduled = false;
+      if (this.#inFlight < this.options.maxInFlight) this.#flush();
+    };
+    if (this.options.lingerMs > 0) setTimeout(run, this.options.lingerMs);
+    else setImmediate(run);
+  }
+
+  #flush(): void {
+    if (this.#waiting.length === 0) return;
+    const batch = this.#waiting;
+    this.#waiting = [];
+    this.#waitingEvents = 0;
+    this.#inFlight++;
+    const events = batch.length === 1 ? (batch[0] as Waiting).events : batch.flatMap((w) => w.events);
+    this.inner
+      .publish(events)
+      .then(
+        () => {
+          for (const w of batch) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of batch) w.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#inFlight--;
+        if (this.#waiting.length > 0) this.#schedule();
+      });
+  }
+}

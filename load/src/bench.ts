@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEventFactory } from './bench/eventFactory.js';
+import { maxSeq, peakRssMb, redisMemoryMb, storedLagMs, treePids } from './bench/measure.js';
+import { runLoad } from './bench/runLoad.js';
+import { freePort } from './stack/freePort.js';
+import { type LocalStack, startLocalStack } from './stack/localStack.js';
+
+const HELP = `npm run bench -- [options]
+
+Starts a fresh stack (private redis-server, temp SQLite, API replicas, workers as processes),
+drives it with autocannon, waits until every event is stored and counted, checks the counters
+are exact, and prints a table and one JSON line.
+
+  --modes LIST        batch,single,lag (comma-separated)          default batch,single,lag
+  --events N          events per mode (batch and single)          default 200000 / 60000
+  --batch N           events per request in batch mode            default 100
+  --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
+  --connections N     connections in batch / single mode          default 16 / 64
+  --lag-rate N        events/s in lag mode (default: half the single-mode peak)
+  --lag-seconds N     duration of lag mode                        default 10
+  --apis N            API replicas (node cluster on one port)     default 1
+  --workers N         worker processes                            default 1
+  --smoke             tiny run for CI: correctness, not speed
+  --profile DIR       write a V8 CPU profile of every service process into DIR
+  -h, --help`;
+
+interface ModeResult {
+  mode: string;
+  events: number;
+  requests: number;
+  errors: number;
+  eventsPerSecond: number;
+  publishP50Ms: number;
+  publishP99Ms: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  exact: boolean;
+  detail: string;
+}
+
+async function stats(url: string) {
+  const res = await fetch(`${url}/stats`);
+  return (await res.json()) as {
+    received: number;
+    unique_processed: number;
+    duplicate_dropped: number;
+    queue: { waiting: number; active: number; delayed: number; failed: number };
+  };
+}
+
+async function settle(url: string, receivedTarget: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(url);
+    if (s.received >= receivedTarget && s.queue.waiting + s.queue.active + s.queue.delayed === 0) return s;
+    if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function runMode(
+  stack: LocalStack,
+  mode: 'batch' | 'single' | 'lag',
+  opts: { events: number; batch: number; dup: number; connections: number; rate?: number },
+): Promise<ModeResult> {
+  const url = stack.url;
+  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup);
+  const before = await stats(url);
+  const seqBefore = maxSeq(stack.env.SQLITE_PATH as string);
+  const requests = Math.ceil(opts.events / opts.batch);
+  const started = performance.now();
+  const load = await runLoad(factory, {
+    url,
+    requests,
+    batch: opts.batch,
+    connections: opts.connections,
+    rate: opts.rate,
+    pregenerate: mode !== 'lag',
+  });
+  const sent = factory.generated;
+  const after = await settle(url, before.received + sent, 300_000);
+  const seconds = (performance.now() - started) / 1000;
+  const d = {
+    received: after.received - before.received,
+    unique: after.unique_processed - before.unique_processed,
+    duplicates: after.duplicate_dropped - before.duplicate_dropped,
+  };
+  const failures = load.errors + load.non2xx + load.timeouts;
+  const exact =
+    failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
+  const lag = storedLagMs(stack.env.SQLITE_PATH as string, seqBefore);
+  return {
+    mode,
+    events: sent,
+    requests: load.requests,
+    errors: failures,
+    eventsPerSecond: Math.round(sent / seconds),
+    publishP50Ms: load.latencyP50,
+    publishP99Ms: load.latencyP99,
+    lagP50Ms: lag.p50,
+    lagP99Ms: lag.p99,
+    exact,
+    detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      modes: { type: 'string', default: 'batch,single,lag' },
+      events: { type: 'string' },
+      batch: { type: 'string', default: '100' },
+      dup: { type: 'string', default: '0.2' },
+      connections: { type: 'string' },
+      'lag-rate': { type: 'string' },
+      'lag-seconds': { type: 'string' },
+      apis: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '1' },
+      smoke: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`);
+    return n;
+  };
+  const smoke = values.smoke;
+  const dup = num('dup', values.dup, 0.2, 0, 0.99);
+  const batch = num('batch', values.batch, 100, 1, 10_000);
+  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'batch' | 'single' | 'lag'>;
+  for (const m of modes) if (!['batch', 'single', 'lag'].includes(m)) throw new Error(`unknown mode "${m}"`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'aggregator-bench-'));
+  const stack = await startLocalStack({
+    apis: num('apis', values.apis, 1, 1, 16),
+    workers: num('workers', values.workers, 1, 1, 16),
+    port: await freePort(),
+    dataDir: dir,
+    nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : undefined,
+  });
+  const results: ModeResult[] = [];
+  try {
+    let singlePeak = 0;
+    for (const mode of modes) {
+      if (mode === 'batch') {
+        results.push(
+          await runMode(stack, 'batch', {
+            events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
+            batch,
+            dup,
+            connections: num('connections', values.connections, smoke ? 4 : 16, 1, 1024),
+          }),
+        );
+      } else if (mode === 'single') {
+        const r = await runMode(stack, 'single', {
+          events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
+          batch: 1,
+          dup,
+          connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
+        });
+        singlePeak = r.eventsPerSecond;
+        results.push(r);
+      } else {
+        const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
+        const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
+        results.push(await runMode(stack, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate }));
+      }
+    }
+    const memory = {
+      apiPeakRssMb: treePids(stack.api.pid).map(peakRssMb),
+      workerPeakRssMb: stack.workers.map((w) => peakRssMb(w.pid)),
+      redisMb: await redisMemoryMb(stack.redisUrl),
+    };
+    printTable(results, memory);
+    process.stdout.write(`${JSON.stringify({ results, memory })}\n`);
+    if (!results.every((r) => r.exact)) process.exitCode = 1;
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(results: ModeResult[], memory: Record<string, unknown>): void {
+  const rows = [
+    ['mode', 'events', 'events/s', 'publish p50', 'publish p99', 'lag p50', 'lag p99', 'errors', 'exact'],
+    ...results.map((r) => [
+      r.mode,
+      String(r.events),
+      String(r.eventsPerSecond),
+      `${r.publishP50Ms} ms`,
+      `${r.publishP99Ms} ms`,
+      `${r.lagP50Ms} ms`,
+      `${r.lagP99Ms} ms`,
+      String(r.errors),
+      r.exact ? 'yes' : `NO (${r.detail})`,
+    ]),
+  ];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
+  process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
