@@ -1,3 +1,9 @@
+export { type Batch, type EventPlan, EventSource, planEvents, runEvent } from './publisher/generateEvents.js';
+export { parseRetryAfter } from './publisher/httpAttempt.js';
+export { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';
+export type { PublishSummary } from './publisher/summary.js';
+export { checkDeltas, type DeltaCheck, type StatsSnapshot } from './publisher/verifyStats.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './publisher/withRetries.js';
 export { liveChildren, ManagedChild } from './stack/childProcess.js';
 export { freePort } from './stack/freePort.js';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './stack/localStack.js';
