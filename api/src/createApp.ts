@@ -1,5 +1,5 @@
 import type { Config } from '@aggregator/common';
-import { AppError } from '@aggregator/common';
+import { AppError, type Failpoints, parseFailpoints } from '@aggregator/common';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Publisher } from './batchPublisher.js';
@@ -19,6 +19,8 @@ export interface AppDeps extends StatsDeps {
   config: Config;
   publisher: Publisher;
   guard: QueueDepthGuard;
+  /** Test-only crash points (see common/src/failpoints.ts); a no-op unless configured. */
+  failpoints?: Failpoints;
   readiness: Readiness;
 }
 
@@ -32,7 +34,11 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
 
   const canPublish = bearerAuth(deps.config.API_TOKEN);
   const canRead = bearerAuth(deps.config.READ_TOKEN);
-  router.post('/publish', canPublish, publishRoute(deps.config, deps.publisher, deps.guard));
+  router.post(
+    '/publish',
+    canPublish,
+    publishRoute(deps.config, deps.publisher, deps.guard, deps.failpoints ?? parseFailpoints(undefined)),
+  );
   router.get('/events', canRead, eventsRoute(deps.store));
   router.get('/stats', canRead, async (ctx) => {
     ctx.body = await readStats(deps);

@@ -8,6 +8,7 @@ import {
   createRedis,
   handleSignals,
   loadConfigOrExit,
+  parseFailpoints,
   quitRedis,
   Resources,
   waitReady,
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     store,
     readiness,
     guard,
+    failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
     publisher: new CoalescingPublisher(new QueuePublisher(queue, redis, config, (j, e) => guard.recordEnqueued(j, e)), {
       maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,
       lingerMs: config.PUBLISH_LINGER_MS,

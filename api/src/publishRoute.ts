@@ -1,4 +1,4 @@
-import { type Config, parsePublishBody } from '@aggregator/common';
+import { type Config, type Failpoints, parsePublishBody } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import type { Publisher } from './batchPublisher.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
@@ -9,12 +9,18 @@ import { readJsonBody } from './readJsonBody.js';
  * nothing, then answers `{"accepted": N}` only after every event is in the queue. Refused with 429
  * before the body is read while the queue is over `MAX_QUEUE_DEPTH`.
  */
-export function publishRoute(config: Config, publisher: Publisher, guard: QueueDepthGuard): Middleware {
+export function publishRoute(
+  config: Config,
+  publisher: Publisher,
+  guard: QueueDepthGuard,
+  failpoints: Failpoints,
+): Middleware {
   return async (ctx) => {
     guard.check();
     const body = await readJsonBody(ctx, config.MAX_BODY_BYTES);
     const events = parsePublishBody(body, config.MAX_BATCH);
     await publisher.publish(events);
+    failpoints.hit('api.after-enqueue');
     ctx.body = { accepted: events.length };
   };
 }

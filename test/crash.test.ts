@@ -1,0 +1,124 @@
+import type { Event } from '@aggregator/common';
+import { expect } from 'chai';
+import { type ProcessStack, withProcessStack } from './support/processStack.js';
+import { waitUntil } from './support/waitUntil.js';
+import { makeEvent } from './support/withStack.js';
+
+/** A batch of fresh events plus duplicates of some of them (inside the batch and of `earlier`). */
+function mixedBatch(fresh: number, earlier: Event[] = []): { events: Event[]; distinct: Event[] } {
+  const distinct = Array.from({ length: fresh }, () => makeEvent());
+  const duplicates = [...distinct.slice(0, Math.ceil(fresh / 4)), ...earlier.slice(0, 5)];
+  return { events: [...distinct, ...duplicates], distinct };
+}
+
+async function listAll(stack: ProcessStack): Promise<Array<{ topic: string; event_id: string }>> {
+  const rows: Array<{ topic: string; event_id: string }> = [];
+  let next: string | undefined = '/events?limit=1000';
+  while (next) {
+    const res = await fetch(`${stack.apiUrl}${next}`);
+    rows.push(...((await res.json()) as typeof rows));
+    next = /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+  }
+  return rows;
+}
+
+/** Every distinct event is stored exactly once, nothing else is, and the counters are exact. */
+async function expectExact(stack: ProcessStack, distinct: Event[], received: number): Promise<void> {
+  const stats = await stack.settle(received);
+  expect(stats).to.include({
+    received,
+    unique_processed: distinct.length,
+    duplicate_dropped: received - distinct.length,
+  });
+  const rows = await listAll(stack);
+  const keys = rows.map((r) => JSON.stringify([r.topic, r.event_id]));
+  expect(new Set(keys).size, 'a pair stored twice').to.equal(keys.length);
+  expect(keys).to.have.members(distinct.map((e) => JSON.stringify([e.topic, e.event_id])));
+}
+
+const FAST_TAKEOVER = { WORKER_LOCK_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500' };
+
+describe('crash consistency (failpoints, processes)', function () {
+  this.timeout(60_000);
+
+  for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
+    it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>
+      withProcessStack({ workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+        // A first batch goes through cleanly, so the crashing one also carries cross-batch duplicates.
+        await stack.startWorker();
+        const first = mixedBatch(20);
+        expect((await stack.publish(first.events)).status).to.equal(200);
+        await stack.settle(first.events.length);
+        await stack.workers[0]?.stop();
+
+        const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: `${failpoint}:exit` });
+        const second = mixedBatch(30, first.distinct);
+        expect((await stack.publish(second.events)).status).to.equal(200);
+        const { signal } = await doomed.exited;
+        expect(signal, 'the worker died at the failpoint').to.equal('SIGKILL');
+
+        await stack.startWorker();
+        await expectExact(stack, [...first.distinct, ...second.distinct], first.events.length + second.events.length);
+      }));
+  }
+
+  it('stores an event once when the API dies after the enqueue and the producer retries', () =>
+    withProcessStack({ apis: 0 }, async (stack) => {
+      const doomed = await stack.startApi({ AGGREGATOR_FAILPOINTS: 'api.after-enqueue:exit' });
+      const batch = mixedBatch(20);
+      const lost = await stack.publish(batch.events).then(
+        (res) => res.status,
+        (error: Error) => error.name,
+      );
+      expect(lost, 'the producer got no reply').to.equal('TypeError');
+      expect((await doomed.exited).signal).to.equal('SIGKILL');
+
+      await stack.startApi();
+      expect((await stack.publish(batch.events)).status).to.equal(200);
+      // Both copies were enqueued: the second is counted as duplicates, never stored again.
+      await expectExact(stack, batch.distinct, 2 * batch.events.length);
+    }));
+
+  it('hands the jobs of a killed worker to another within the lock bound', () =>
+    withProcessStack({ workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+      const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: 'worker.after-fastpath:exit' });
+      const survivor = await stack.startWorker();
+      const batch = mixedBatch(10);
+      const published = Date.now();
+      expect((await stack.publish(batch.events)).status).to.equal(200);
+      // Which worker takes the job is up to BullMQ; when the survivor does, nothing needs recovering.
+      await waitUntil(async () => !doomed.running || (await stack.stats()).received > 0, { what: 'the job to be taken' });
+      await expectExact(stack, batch.distinct, batch.events.length);
+      const recoveredMs = Date.now() - published;
+      expect(recoveredMs).to.be.below(1500 + 500 + 3000);
+      expect(survivor.running).to.equal(true);
+    }));
+
+  it('recovers by itself when Redis loses all its data while running (FLUSHALL)', () =>
+    withProcessStack({}, async (stack) => {
+      const first = mixedBatch(20);
+      await stack.publish(first.events);
+      await stack.settle(first.events.length);
+
+      const { Redis } = await import('ioredis');
+      const admin = new Redis(stack.redis.url);
+      await admin.flushall();
+      admin.disconnect();
+
+      // The same events again are all duplicates (SQLite decides), and new ones flow.
+      const second = mixedBatch(10);
+      const replay = await waitUntil(
+        async () => {
+          const res = await stack.publish([...first.distinct, ...second.events]);
+          return res.status === 200 && res;
+        },
+        { what: 'publish after FLUSHALL' },
+      );
+      expect(replay.status).to.equal(200);
+      await expectExact(
+        stack,
+        [...first.distinct, ...second.distinct],
+        first.events.length + first.distinct.length + second.events.length,
+      );
+    }));
+});
