@@ -43,6 +43,21 @@ export function jsonDepth(value: unknown, limit: number): number {
   return deepest;
 }
 
+/**
+ * True when every number in a parsed JSON value is finite, checked without recursion. JSON.parse
+ * reads a number beyond the range of a double (`1e400`) as Infinity, which JSON.stringify would
+ * store as `null`: such a payload is refused rather than stored changed.
+ */
+function hasOnlyFiniteNumbers(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === 'number' && !Number.isFinite(node)) return false;
+    if (typeof node === 'object' && node !== null) for (const child of Object.values(node)) stack.push(child);
+  }
+  return true;
+}
+
 // The payload is checked in place, never rebuilt: copying keys into a new object would let a
 // `__proto__` key change the copy's prototype instead of staying data.
 const payload = z
@@ -50,7 +65,8 @@ const payload = z
   .refine(
     (p) => jsonDepth(p, MAX_PAYLOAD_DEPTH) <= MAX_PAYLOAD_DEPTH,
     `must not be nested deeper than ${MAX_PAYLOAD_DEPTH} levels`,
-  );
+  )
+  .refine(hasOnlyFiniteNumbers, 'must not hold a number beyond the range of a double (about ±1.8e308)');
 
 /** One event. Unknown top-level fields are dropped. */
 export const eventSchema = z.object({
