@@ -50,9 +50,11 @@ export async function readStats(deps: StatsDeps): Promise<Stats> {
   try {
     await ensureReady(deps.redis, 500);
     const now = Date.now();
-    const [counters, counts, workers] = await Promise.all([
+    // The queue is read before the counters: a worker publishes its counters before it removes
+    // its job, so a reply that shows an empty queue always carries the final counters.
+    const counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'paused');
+    const [counters, workers] = await Promise.all([
       countersAndTopics(deps),
-      deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'paused'),
       deps.redis.zcount(deps.keys.workers, now - WORKER_LIVENESS_MS, '+inf'),
     ]);
     return {

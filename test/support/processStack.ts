@@ -20,10 +20,18 @@ export interface ProcessStack {
   dir: string;
   env: Record<string, string>;
   redis: RedisServer;
+  /** The shared API address; with `distinctApiPorts`, the address of the first API started. */
   apiUrl: string;
+  /** The address of each API, at the index of its process in `apis`. */
+  apiUrls: string[];
   apis: ManagedChild[];
   workers: ManagedChild[];
   startApi(extraEnv?: Record<string, string>): Promise<ManagedChild>;
+  /**
+   * Starts a new process in place of `apis[index]` (stopped first if it still runs), on the same
+   * port, so producers find the replica at the same address again.
+   */
+  restartApi(index: number, extraEnv?: Record<string, string>): Promise<ManagedChild>;
   startWorker(extraEnv?: Record<string, string>): Promise<ManagedChild>;
   /** Starts a new redis-server on the same port (with the same data directory when persistent). */
   restartRedis(): Promise<void>;
@@ -37,6 +45,8 @@ export interface ProcessStackOptions {
   apis?: number;
   /** Redis with AOF in the temp dir (survives restarts) instead of no persistence. */
   persistentRedis?: boolean;
+  /** Give each API process a port of its own (see `apiUrls`) instead of one shared port. */
+  distinctApiPorts?: boolean;
   env?: Record<string, string>;
 }
 
@@ -59,26 +69,46 @@ export async function withProcessStack<T>(
       ...options.env,
     };
     const apis: ManagedChild[] = [];
+    const apiUrls: string[] = [];
+    const apiPorts: number[] = [];
     const workers: ManagedChild[] = [];
-    const apiUrl = `http://127.0.0.1:${port}`;
+    const urlOf = (p: number) => `http://127.0.0.1:${p}`;
     let apiCount = 0;
     let workerCount = 0;
+    const launchApi = (p: number, extraEnv: Record<string, string>) => {
+      const index = apiCount++;
+      return startApi({
+        name: `api-${index}`,
+        env: { ...env, PORT: String(p), REPLICA_ID: `api-${index}`, ...extraEnv },
+      });
+    };
+    /** Stats and settle ask a running API, so they keep working while a replica is down. */
+    const defaultUrl = () => apiUrls[apis.findIndex((a) => a.running)] ?? stack.apiUrl;
     const stack: ProcessStack = {
       dir,
       env,
       get redis() {
         return redis;
       },
-      apiUrl,
+      apiUrl: urlOf(port),
+      apiUrls,
       apis,
       workers,
       async startApi(extraEnv = {}) {
-        const index = apiCount++;
-        const child = await startApi({
-          name: `api-${index}`,
-          env: { ...env, PORT: String(port), REPLICA_ID: `api-${index}`, ...extraEnv },
-        });
+        const p = options.distinctApiPorts && apis.length > 0 ? await freePort() : port;
+        const child = await launchApi(p, extraEnv);
         apis.push(child);
+        apiPorts.push(p);
+        apiUrls.push(urlOf(p));
+        return child;
+      },
+      async restartApi(index, extraEnv = {}) {
+        const old = apis[index];
+        const p = apiPorts[index];
+        if (!old || p === undefined) throw new Error(`no API at index ${index}`);
+        await old.stop();
+        const child = await launchApi(p, extraEnv);
+        apis[index] = child;
         return child;
       },
       async startWorker(extraEnv = {}) {
@@ -94,14 +124,14 @@ export async function withProcessStack<T>(
         if (redis.child.running) await redis.stop();
         redis = await startRedisServer({ dir: redisDir, port: redis.port });
       },
-      publish(body, url = apiUrl) {
+      publish(body, url = defaultUrl()) {
         return fetch(`${url}/publish`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
         });
       },
-      async stats(url = apiUrl) {
+      async stats(url = defaultUrl()) {
         const res = await fetch(`${url}/stats`);
         if (res.status !== 200) throw new Error(`/stats answered ${res.status}: ${await res.text()}`);
         return (await res.json()) as Stats;
