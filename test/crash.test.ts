@@ -87,7 +87,9 @@ describe('crash consistency (failpoints, processes)', function () {
       const published = Date.now();
       expect((await stack.publish(batch.events)).status).to.equal(200);
       // Which worker takes the job is up to BullMQ; when the survivor does, nothing needs recovering.
-      await waitUntil(async () => !doomed.running || (await stack.stats()).received > 0, { what: 'the job to be taken' });
+      await waitUntil(async () => !doomed.running || (await stack.stats()).received > 0, {
+        what: 'the job to be taken',
+      });
       await expectExact(stack, batch.distinct, batch.events.length);
       const recoveredMs = Date.now() - published;
       expect(recoveredMs).to.be.below(1500 + 500 + 3000);

@@ -4,6 +4,11 @@ import type { Middleware } from 'koa';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** Compares a presented token with the expected one in constant time (as SHA-256 digests). */
+export function tokenMatches(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
 /**
  * Requires `Authorization: Bearer <token>` when `token` is set; lets everything through when it is
  * not. Tokens are compared as SHA-256 digests with `timingSafeEqual`, so the comparison takes the

@@ -1,12 +1,14 @@
 import type { Config } from '@aggregator/common';
-import { AppError, type Failpoints, parseFailpoints } from '@aggregator/common';
+import { AppError, type Failpoints, type Metrics, parseFailpoints } from '@aggregator/common';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { adminRoutes } from './adminRoutes.js';
 import type { Publisher } from './batchPublisher.js';
 import { bearerAuth } from './bearerAuth.js';
 import { errorMiddleware } from './errorMiddleware.js';
 import { eventsRoute } from './eventsRoute.js';
 import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
+import { httpMetrics, metricsRoute, registerClusterGauges } from './metricsRoute.js';
 import { openApiRoute } from './openApiRoute.js';
 import { publishRoute } from './publishRoute.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
@@ -19,6 +21,7 @@ export interface AppDeps extends StatsDeps {
   config: Config;
   publisher: Publisher;
   guard: QueueDepthGuard;
+  metrics: Metrics;
   /** Test-only crash points (see common/src/failpoints.ts); a no-op unless configured. */
   failpoints?: Failpoints;
   readiness: Readiness;
@@ -30,6 +33,7 @@ export interface AppDeps extends StatsDeps {
  */
 export function createApp(deps: AppDeps): Koa<RequestState> {
   const app = new Koa<RequestState>({ proxy: true });
+  registerClusterGauges(deps.metrics, deps, deps.logger);
   const router = new Router<RequestState>();
 
   const canPublish = bearerAuth(deps.config.API_TOKEN);
@@ -37,7 +41,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   router.post(
     '/publish',
     canPublish,
-    publishRoute(deps.config, deps.publisher, deps.guard, deps.failpoints ?? parseFailpoints(undefined)),
+    publishRoute(deps.config, deps.publisher, deps.guard, deps.metrics, deps.failpoints ?? parseFailpoints(undefined)),
   );
   router.get('/events', canRead, eventsRoute(deps.store));
   router.get('/stats', canRead, async (ctx) => {
@@ -45,11 +49,15 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   });
   router.get('/', statusPageRoute());
   router.get('/openapi.json', openApiRoute());
+  router.get('/metrics', canRead, metricsRoute(deps.metrics));
   router.get('/healthz', healthzRoute());
   router.get('/readyz', readyzRoute(deps.redis, deps.store, deps.readiness));
 
+  // Outermost, so it sees the status the error middleware settles on.
+  app.use(httpMetrics(deps.metrics));
   app.use(errorMiddleware());
   app.use(requestId(deps.logger));
+  if (deps.config.ADMIN_TOKEN) app.use(adminRoutes(deps.queue, deps.config.ADMIN_TOKEN));
   app.use(router.routes());
   app.use(
     router.allowedMethods({

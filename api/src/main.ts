@@ -5,6 +5,7 @@ import {
   coerceError,
   createKeys,
   createLogger,
+  createMetrics,
   createRedis,
   handleSignals,
   loadConfigOrExit,
@@ -30,7 +31,11 @@ async function main(): Promise<void> {
   const keys = createKeys(config.REDIS_PREFIX);
 
   const redis = resources.add('redis', createRedis(config.REDIS_URL, 'request', `api:${config.REPLICA_ID}`), quitRedis);
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const metrics = createMetrics('api');
+  redis.on('error', (error) => {
+    metrics.redisErrors.inc();
+    logger.warn({ err: error.message }, 'redis connection error');
+  });
   const queue = resources.add(
     'queue',
     new Queue<BatchJobData>(keys.queueName, { connection: redis, prefix: keys.bullPrefix }),
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
     store,
     readiness,
     guard,
+    metrics,
     failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
     publisher: new CoalescingPublisher(new QueuePublisher(queue, redis, config, (j, e) => guard.recordEnqueued(j, e)), {
       maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,

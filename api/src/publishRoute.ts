@@ -1,4 +1,4 @@
-import { type Config, type Failpoints, parsePublishBody } from '@aggregator/common';
+import { type Config, type Failpoints, type Metrics, parsePublishBody } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import type { Publisher } from './batchPublisher.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
@@ -13,6 +13,7 @@ export function publishRoute(
   config: Config,
   publisher: Publisher,
   guard: QueueDepthGuard,
+  metrics: Metrics,
   failpoints: Failpoints,
 ): Middleware {
   return async (ctx) => {
@@ -21,6 +22,7 @@ export function publishRoute(
     const events = parsePublishBody(body, config.MAX_BATCH);
     await publisher.publish(events);
     failpoints.hit('api.after-enqueue');
+    metrics.eventsAccepted.inc(events.length);
     ctx.body = { accepted: events.length };
   };
 }

@@ -63,6 +63,10 @@ export const configSchema = z.object({
   API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** When set, `GET /events`, `/stats` and `/metrics` require `Authorization: Bearer <READ_TOKEN>`. */
   READ_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Worker: port of its `GET /metrics` server (0: none). The API serves /metrics on PORT. */
+  METRICS_PORT: int(0, 65535).default(0),
+  /** When set, the queue UI is served at `/admin/queues`, behind this token (Bearer, or Basic password). */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Enqueues one API replica runs at once; publishes arriving meanwhile are coalesced into the next. */
   PUBLISH_MAX_IN_FLIGHT: int(1, 64).default(2),
   /** Extra wait for more publishes before an enqueue; 0 adds no latency at low load. */

@@ -8,6 +8,7 @@ import {
   type Config,
   createKeys,
   createLogger,
+  createMetrics,
   createRedis,
   type Event,
   type Keys,
@@ -95,6 +96,7 @@ export async function withStack<T>(
         store: storeReader,
         readiness: { shuttingDown: false },
         guard,
+        metrics: createMetrics('api'),
         publisher: new QueuePublisher(queue, apiRedis, config, (jobs, events) => guard.recordEnqueued(jobs, events)),
       });
       const callback = app.callback();

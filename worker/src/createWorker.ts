@@ -19,8 +19,10 @@ export function createWorker(
     async (job: Job<BatchJobData>) => {
       const data = validateJobData(job.data);
       const jobId = job.id as string;
+      const endJob = deps.metrics?.jobDuration.startTimer();
       try {
         const outcome = await processBatch(deps, jobId, data);
+        endJob?.();
         logger.debug(
           {
             jobId,
@@ -35,6 +37,7 @@ export function createWorker(
       } catch (thrown: unknown) {
         const error = coerceError(thrown);
         const failure = classifyFailure(error);
+        deps.metrics?.jobFailures.inc({ code: failure.code ?? 'unknown' });
         logger.warn(
           { jobId, attempt: job.attemptsMade + 1, code: failure.code, err: error.message },
           `job failed: ${failure.reason}; it will be retried with backoff`,

@@ -2,6 +2,7 @@ import {
   coerceError,
   createKeys,
   createLogger,
+  createMetrics,
   createRedis,
   handleSignals,
   loadConfigOrExit,
@@ -9,6 +10,7 @@ import {
   parseFailpoints,
   quitRedis,
   Resources,
+  serveMetrics,
   warnAboutEviction,
 } from '@aggregator/common';
 import { createWorker } from './createWorker.js';
@@ -23,14 +25,33 @@ async function main(): Promise<void> {
   const resources = new Resources(logger);
   const keys = createKeys(config.REDIS_PREFIX);
 
-  const store = resources.add('store', openStoreWriter(config.SQLITE_PATH, { synchronous: config.SQLITE_SYNCHRONOUS }), (s) => s.close());
+  const store = resources.add(
+    'store',
+    openStoreWriter(config.SQLITE_PATH, { synchronous: config.SQLITE_SYNCHRONOUS }),
+    (s) => s.close(),
+  );
   const { store_id: storeId } = store.readCounters();
   const redis = resources.add(
     'redis',
     createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
     quitRedis,
   );
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
+  const metrics = createMetrics('worker');
+  redis.on('error', (error) => {
+    metrics.redisErrors.inc();
+    logger.warn({ err: error.message }, 'redis connection error');
+  });
+  if (config.METRICS_PORT > 0) {
+    try {
+      const server = await serveMetrics(metrics, config.HOST, config.METRICS_PORT);
+      resources.add('metrics server', server, (s) => new Promise((resolve) => s.close(resolve)));
+    } catch (e: unknown) {
+      logger.error(
+        { err: coerceError(e).message, port: config.METRICS_PORT },
+        'metrics server failed to start; continuing without it',
+      );
+    }
+  }
   redis.once('ready', () => void warnAboutEviction(redis, logger));
   resources.add('maintenance', startMaintenance(store, redis, keys, logger), (stop) => stop());
   resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
@@ -45,6 +66,7 @@ async function main(): Promise<void> {
       keys,
       fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
       failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
+      metrics,
     },
     logger,
   );

@@ -4,6 +4,7 @@ import {
   type EventStoreWriter,
   type Failpoints,
   type Keys,
+  type Metrics,
   publishCounters,
   type Redis,
 } from '@aggregator/common';
@@ -17,6 +18,8 @@ export interface ProcessDeps {
   redis: Redis;
   keys: Keys;
   failpoints: Failpoints;
+  /** Per-replica metrics; absent in tests that do not look at them. */
+  metrics?: Metrics;
 }
 
 /**
@@ -37,11 +40,18 @@ export async function processBatch(deps: ProcessDeps, jobId: string, data: Batch
   const known = await deps.fastPath.claim(dedupKeys, jobId, deps.storeId);
   deps.failpoints.hit('worker.after-fastpath');
 
+  const endTransaction = deps.metrics?.sqliteTransaction.startTimer();
   const outcome = deps.store.applyBatch(jobId, events, known);
+  endTransaction?.();
   deps.failpoints.hit('worker.after-commit');
 
   await deps.fastPath.commit(dedupKeys, deps.storeId);
   await publishCounters(deps.redis, deps.keys, outcome.counters, outcome.topics);
   deps.failpoints.hit('worker.after-counters');
+  if (deps.metrics && outcome.firstApplication) {
+    deps.metrics.jobEvents.observe(events.length);
+    deps.metrics.eventsProcessed.inc({ outcome: 'inserted' }, outcome.inserted);
+    deps.metrics.eventsProcessed.inc({ outcome: 'duplicate' }, outcome.duplicates);
+  }
   return outcome;
 }

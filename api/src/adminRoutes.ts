@@ -1,0 +1,42 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { KoaAdapter } from '@bull-board/koa';
+import type { Queue } from 'bullmq';
+import type { Middleware } from 'koa';
+import { tokenMatches } from './bearerAuth.js';
+
+export const ADMIN_PATH = '/admin/queues';
+
+/**
+ * The queue UI (bull-board) at `/admin/queues`, for inspecting and retrying failed jobs. Behind
+ * `ADMIN_TOKEN`: as a Bearer token, or as the password of HTTP Basic auth so a browser can ask for
+ * it (any user name).
+ */
+export function adminRoutes(queue: Queue, token: string): Middleware {
+  const serverAdapter = new KoaAdapter();
+  serverAdapter.setBasePath(ADMIN_PATH);
+  createBullBoard({ queues: [new BullMQAdapter(queue)], serverAdapter });
+  const board = serverAdapter.registerPlugin();
+  return async (ctx, next) => {
+    if (ctx.path !== ADMIN_PATH && !ctx.path.startsWith(`${ADMIN_PATH}/`)) return next();
+    if (!isAdmin(ctx.get('Authorization'), token)) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', 'Basic realm="aggregator admin", charset="UTF-8"');
+      ctx.body = {
+        error: { code: 'unauthorized', message: 'the queue UI needs ADMIN_TOKEN (Bearer, or Basic password)' },
+      };
+      return;
+    }
+    return board(ctx, next);
+  };
+}
+
+function isAdmin(header: string, token: string): boolean {
+  const bearer = /^Bearer (.+)$/i.exec(header)?.[1];
+  if (bearer) return tokenMatches(bearer, token);
+  const basic = /^Basic (.+)$/i.exec(header)?.[1];
+  if (!basic) return false;
+  const decoded = Buffer.from(basic, 'base64').toString('utf8');
+  const password = decoded.slice(decoded.indexOf(':') + 1);
+  return tokenMatches(password, token);
+}

@@ -1,0 +1,66 @@
+import { coerceError, type Logger, type Metrics, readMirroredCounters, scrapeGauge } from '@aggregator/common';
+import type { Middleware } from 'koa';
+import type { StatsDeps } from './readStats.js';
+import { WORKER_LIVENESS_MS } from './readStats.js';
+
+/**
+ * Records every request's duration by route pattern (not raw path, so ids in URLs cannot explode
+ * the label set), method and status.
+ */
+export function httpMetrics(metrics: Metrics): Middleware {
+  return async (ctx, next) => {
+    const end = metrics.httpDuration.startTimer();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      end({ route: String(route), method: ctx.method, status: String(ctx.status) });
+    }
+  };
+}
+
+/**
+ * Adds the cluster-wide gauges read at scrape time: the exact counters (from the Redis hash), queue
+ * jobs by state, and live workers. Any replica reports the same values.
+ */
+export function registerClusterGauges(metrics: Metrics, deps: StatsDeps, logger: Logger): void {
+  const warn = (e: unknown) => logger.debug({ err: coerceError(e).message }, 'metrics scrape: Redis unavailable');
+  scrapeGauge(metrics, {
+    name: 'aggregator_events',
+    help: 'Exact event counters of the whole service (received, unique_processed, duplicate_dropped)',
+    labelNames: ['kind'] as const,
+    collect: async (gauge) => {
+      const counters = await readMirroredCounters(deps.redis, deps.keys).catch(warn);
+      if (!counters) return;
+      gauge.set({ kind: 'received' }, counters.received);
+      gauge.set({ kind: 'unique_processed' }, counters.unique_processed);
+      gauge.set({ kind: 'duplicate_dropped' }, counters.duplicate_dropped);
+    },
+  });
+  scrapeGauge(metrics, {
+    name: 'aggregator_queue_jobs',
+    help: 'Jobs in the queue by state',
+    labelNames: ['state'] as const,
+    collect: async (gauge) => {
+      const counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(warn);
+      if (!counts) return;
+      for (const [state, n] of Object.entries(counts)) gauge.set({ state }, n);
+    },
+  });
+  scrapeGauge(metrics, {
+    name: 'aggregator_workers',
+    help: 'Worker replicas with a heartbeat in the last 10 s',
+    collect: async (gauge) => {
+      const n = await deps.redis.zcount(deps.keys.workers, Date.now() - WORKER_LIVENESS_MS, '+inf').catch(warn);
+      if (typeof n === 'number') gauge.set(n);
+    },
+  });
+}
+
+/** `GET /metrics`: Prometheus text format. */
+export function metricsRoute(metrics: Metrics): Middleware {
+  return async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  };
+}
