@@ -28,6 +28,8 @@ export const configSchema = z.object({
    * power cut); NORMAL syncs at checkpoints only (survives a process crash, not a power cut).
    */
   SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  /** How long a worker waits for another writer's lock before the attempt fails with SQLITE_BUSY. */
+  SQLITE_BUSY_TIMEOUT_MS: int(0, 600_000).default(5000),
   /** Jobs (batches) one worker process handles at once. */
   WORKER_CONCURRENCY: int(1, 256).default(8),
   /** Attempts per job before it is kept as failed. */

@@ -27,7 +27,10 @@ async function main(): Promise<void> {
 
   const store = resources.add(
     'store',
-    openStoreWriter(config.SQLITE_PATH, { synchronous: config.SQLITE_SYNCHRONOUS }),
+    openStoreWriter(config.SQLITE_PATH, {
+      synchronous: config.SQLITE_SYNCHRONOUS,
+      busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
+    }),
     (s) => s.close(),
   );
   const { store_id: storeId } = store.readCounters();
