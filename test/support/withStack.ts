@@ -19,7 +19,7 @@ import {
   type Redis,
   waitReady,
 } from '@aggregator/common';
-import { createWorker, FastPath } from '@aggregator/worker';
+import { createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
 import { Queue, type Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
@@ -108,6 +108,7 @@ export async function withStack<T>(
           workerRedis,
           {
             store: storeWriter,
+            committer: new GroupCommitter(storeWriter),
             storeId: storeWriter.readCounters().store_id,
             redis: workerRedis,
             keys,

@@ -1,5 +1,6 @@
 export { createWorker } from './createWorker.js';
 export { FastPath } from './fastPath.js';
+export { GroupCommitter } from './groupCommit.js';
 export { HEARTBEAT_MS, startHeartbeat } from './heartbeat.js';
 export { APPLIED_JOB_RETENTION_MS, startMaintenance } from './maintenance.js';
 export { type ProcessDeps, processBatch } from './processBatch.js';

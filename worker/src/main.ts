@@ -15,6 +15,7 @@ import {
 } from '@aggregator/common';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
+import { GroupCommitter } from './groupCommit.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startMaintenance } from './maintenance.js';
 
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     redis,
     {
       store,
+      committer: new GroupCommitter(store),
       storeId,
       redis,
       keys,

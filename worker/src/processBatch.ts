@@ -9,9 +9,12 @@ import {
   type Redis,
 } from '@aggregator/common';
 import type { FastPath } from './fastPath.js';
+import type { GroupCommitter } from './groupCommit.js';
 
 export interface ProcessDeps {
   store: EventStoreWriter;
+  /** Applies jobs to the store, several per transaction when they arrive together. */
+  committer: GroupCommitter;
   /** The id of the store, read once at start-up; fast-path markers carry it. */
   storeId: string;
   fastPath: FastPath;
@@ -26,8 +29,9 @@ export interface ProcessDeps {
  * Handles one job: the pure core of the worker.
  *
  * 1. Fast path: claim the pairs in Redis; learn which rows are already committed (one round trip).
- * 2. Store: in one SQLite transaction, insert the other events (the primary key decides), count
- *    duplicates, update the counters, and record the job as applied.
+ * 2. Store: in one SQLite transaction (shared with other jobs that arrive at once: group commit),
+ *    insert the other events (the primary key decides), count duplicates, update the counters, and
+ *    record the job as applied.
  * 3. Mark every pair of the job as committed (one round trip).
  * 4. Publish the new totals to the Redis stats hash (one round trip).
  *
@@ -41,7 +45,7 @@ export async function processBatch(deps: ProcessDeps, jobId: string, data: Batch
   deps.failpoints.hit('worker.after-fastpath');
 
   const endTransaction = deps.metrics?.sqliteTransaction.startTimer();
-  const outcome = deps.store.applyBatch(jobId, events, known);
+  const outcome = await deps.committer.apply({ jobId, events, known });
   endTransaction?.();
   deps.failpoints.hit('worker.after-commit');
 

@@ -41,6 +41,13 @@ export interface ListQuery {
   limit: number;
 }
 
+/** One job's input to `applyBatches`. */
+export interface BatchToApply {
+  jobId: string;
+  events: readonly Event[];
+  known?: readonly boolean[];
+}
+
 /** The read side of the store; what an API replica needs. */
 export interface EventStoreReader {
   listEvents(query: ListQuery): StoredEventRow[];
@@ -61,6 +68,11 @@ export interface EventStoreWriter extends EventStoreReader {
    *   events skip the insert and count as duplicates
    */
   applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome;
+  /**
+   * Applies several jobs in one transaction (a group commit: one disk sync for all of them), each
+   * exactly as `applyBatch` would, in order. All or none of them commit.
+   */
+  applyBatches(batches: readonly BatchToApply[]): ApplyOutcome[];
   /** Forgets applied-job records older than `cutoffMs`; returns how many were removed. */
   pruneAppliedJobs(cutoffMs: number): number;
 }

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { Event } from '../types.js';
 import type {
   ApplyOutcome,
+  BatchToApply,
   EventStoreReader,
   EventStoreWriter,
   ListQuery,
@@ -74,6 +75,7 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
   readonly #addTopic;
   readonly #prune;
   readonly #apply;
+  readonly #applyMany;
 
   constructor(db: Db) {
     super(db);
@@ -83,6 +85,13 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     this.#addTopic = db.prepare(ADD_TOPIC_COUNT);
     this.#prune = db.prepare(PRUNE_APPLIED_JOBS);
     this.#apply = db.transaction(this.#applyInTransaction.bind(this));
+    this.#applyMany = db.transaction((batches: readonly BatchToApply[]) =>
+      batches.map((b) => this.#applyInTransaction(b.jobId, b.events, b.known)),
+    );
+  }
+
+  applyBatches(batches: readonly BatchToApply[]): ApplyOutcome[] {
+    return this.#applyMany.immediate(batches);
   }
 
   applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome {
