@@ -1,6 +1,3 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { KoaAdapter } from '@bull-board/koa';
 import type { Queue } from 'bullmq';
 import type { Middleware } from 'koa';
 import { tokenMatches } from './bearerAuth.js';
@@ -13,10 +10,7 @@ export const ADMIN_PATH = '/admin/queues';
  * it (any user name).
  */
 export function adminRoutes(queue: Queue, token: string): Middleware {
-  const serverAdapter = new KoaAdapter();
-  serverAdapter.setBasePath(ADMIN_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(queue)], serverAdapter });
-  const board = serverAdapter.registerPlugin();
+  let board: Promise<Middleware> | undefined;
   return async (ctx, next) => {
     if (ctx.path !== ADMIN_PATH && !ctx.path.startsWith(`${ADMIN_PATH}/`)) return next();
     if (!isAdmin(ctx.get('Authorization'), token)) {
@@ -27,8 +21,22 @@ export function adminRoutes(queue: Queue, token: string): Middleware {
       };
       return;
     }
-    return board(ctx, next);
+    board ??= loadBoard(queue);
+    return (await board)(ctx, next);
   };
+}
+
+// bull-board and its view engine weigh about 20 MB; replicas load them on the first admin request.
+async function loadBoard(queue: Queue): Promise<Middleware> {
+  const [{ createBullBoard }, { BullMQAdapter }, { KoaAdapter }] = await Promise.all([
+    import('@bull-board/api'),
+    import('@bull-board/api/bullMQAdapter'),
+    import('@bull-board/koa'),
+  ]);
+  const serverAdapter = new KoaAdapter();
+  serverAdapter.setBasePath(ADMIN_PATH);
+  createBullBoard({ queues: [new BullMQAdapter(queue)], serverAdapter });
+  return serverAdapter.registerPlugin();
 }
 
 function isAdmin(header: string, token: string): boolean {

@@ -18,10 +18,22 @@ export async function publishCounters(
   topics: readonly string[] = [],
 ): Promise<void> {
   const scripts = withScripts(redis);
+  for (const args of publishCountersCalls(keys, counters, topics)) await scripts.publishCounters(...args);
+}
+
+/**
+ * The argument lists of the `publishCounters` script calls that publish `counters` and `topics`
+ * (one call per 1,000 topics), for callers that send them in a pipeline.
+ */
+export function publishCountersCalls(
+  keys: Keys,
+  counters: StoreCounters,
+  topics: readonly string[],
+): Array<Array<string | number>> {
+  const calls: Array<Array<string | number>> = [];
   let offset = 0;
   do {
-    const chunk = topics.slice(offset, offset + TOPICS_PER_CALL);
-    await scripts.publishCounters(
+    calls.push([
       keys.stats,
       keys.topics,
       counters.received,
@@ -29,10 +41,11 @@ export async function publishCounters(
       counters.duplicate_dropped,
       counters.created_at,
       counters.store_id,
-      ...chunk,
-    );
+      ...topics.slice(offset, offset + TOPICS_PER_CALL),
+    ]);
     offset += TOPICS_PER_CALL;
   } while (offset < topics.length);
+  return calls;
 }
 
 /** The mirrored counters, or undefined when Redis has none (fresh, or its data was lost). */

@@ -14,7 +14,12 @@ export {
   validationIssueSchema,
 } from './apiSchemas.js';
 export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, loadConfigOrExit } from './config.js';
-export { type MirroredCounters, publishCounters, readMirroredCounters } from './countersMirror.js';
+export {
+  type MirroredCounters,
+  publishCounters,
+  publishCountersCalls,
+  readMirroredCounters,
+} from './countersMirror.js';
 export * from './errors.js';
 export {
   eventSchema,

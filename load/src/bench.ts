@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEventFactory } from './bench/eventFactory.js';
 import { maxSeq, peakRssMb, redisMemoryMb, storedLagMs, treePids } from './bench/measure.js';
+import { type QueryResult, runQueries } from './bench/queryLoad.js';
 import { runLoad } from './bench/runLoad.js';
 import { freePort } from './stack/freePort.js';
 import { type LocalStack, startLocalStack } from './stack/localStack.js';
@@ -15,13 +16,15 @@ Starts a fresh stack (private redis-server, temp SQLite, API replicas, workers a
 drives it with autocannon, waits until every event is stored and counted, checks the counters
 are exact, and prints a table and one JSON line.
 
-  --modes LIST        batch,single,lag (comma-separated)          default batch,single,lag
+  --modes LIST        batch,single,lag,query (comma-separated)    default batch,single,lag,query
+                      query: GET /events?topic=&after=<random>&limit=100 for --query-seconds
   --events N          events per mode (batch and single)          default 200000 / 60000
   --batch N           events per request in batch mode            default 100
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
   --connections N     connections in batch / single mode          default 16 / 64
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
   --lag-seconds N     duration of lag mode                        default 10
+  --query-seconds N   duration of query mode                      default 5
   --apis N            API replicas (node cluster on one port)     default 1
   --workers N         worker processes                            default 1
   --smoke             tiny run for CI: correctness, not speed
@@ -111,7 +114,8 @@ async function runMode(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      modes: { type: 'string', default: 'batch,single,lag' },
+      modes: { type: 'string', default: 'batch,single,lag,query' },
+      'query-seconds': { type: 'string' },
       events: { type: 'string' },
       batch: { type: 'string', default: '100' },
       dup: { type: 'string', default: '0.2' },
@@ -137,8 +141,8 @@ async function main(): Promise<void> {
   const smoke = values.smoke;
   const dup = num('dup', values.dup, 0.2, 0, 0.99);
   const batch = num('batch', values.batch, 100, 1, 10_000);
-  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'batch' | 'single' | 'lag'>;
-  for (const m of modes) if (!['batch', 'single', 'lag'].includes(m)) throw new Error(`unknown mode "${m}"`);
+  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'batch' | 'single' | 'lag' | 'query'>;
+  for (const m of modes) if (!['batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
 
   const dir = mkdtempSync(join(tmpdir(), 'aggregator-bench-'));
   const stack = await startLocalStack({
@@ -149,6 +153,7 @@ async function main(): Promise<void> {
     nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : undefined,
   });
   const results: ModeResult[] = [];
+  let queries: (QueryResult & { storedEvents: number }) | undefined;
   try {
     let singlePeak = 0;
     for (const mode of modes) {
@@ -170,6 +175,10 @@ async function main(): Promise<void> {
         });
         singlePeak = r.eventsPerSecond;
         results.push(r);
+      } else if (mode === 'query') {
+        const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
+        const q = await runQueries(stack.url, 8, maxSeq(stack.env.SQLITE_PATH as string), seconds);
+        queries = { ...q, storedEvents: maxSeq(stack.env.SQLITE_PATH as string) };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
@@ -182,8 +191,14 @@ async function main(): Promise<void> {
       redisMb: await redisMemoryMb(stack.redisUrl),
     };
     printTable(results, memory);
-    process.stdout.write(`${JSON.stringify({ results, memory })}\n`);
-    if (!results.every((r) => r.exact)) process.exitCode = 1;
+    if (queries) {
+      process.stdout.write(
+        `query: GET /events?topic=&after=<random>&limit=100 over ${queries.storedEvents} stored events: ` +
+          `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
+      );
+    }
+    process.stdout.write(`${JSON.stringify({ results, queries, memory })}\n`);
+    if (!results.every((r) => r.exact) || (queries?.errors ?? 0) > 0) process.exitCode = 1;
   } finally {
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,14 @@
-import { type Event, type Keys, type Redis, withScripts } from '@aggregator/common';
+import {
+  type Event,
+  type Keys,
+  publishCountersCalls,
+  type Redis,
+  type ScriptCommands,
+  type StoreCounters,
+  withScripts,
+} from '@aggregator/common';
+
+type PipelineResult = Array<[Error | null, unknown]> | null;
 
 /**
  * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): a
@@ -35,8 +45,16 @@ export class FastPath {
     return flags.map((f) => f === 1);
   }
 
-  /** Marks the keys as committed in the store named `storeId`. */
-  async commit(dedupKeys: readonly string[], storeId: string): Promise<void> {
-    await this.#scripts.fastPathCommit(dedupKeys.length, ...dedupKeys, storeId, this.ttlSeconds);
+  /**
+   * Marks the keys as committed in the store named `storeId` and publishes the job's counters and
+   * topics, in one round trip (a pipeline of the two scripts).
+   */
+  async commit(dedupKeys: readonly string[], storeId: string, counters: StoreCounters, topics: readonly string[]) {
+    const pipeline = this.#scripts.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
+    pipeline.fastPathCommit(dedupKeys.length, ...dedupKeys, storeId, this.ttlSeconds);
+    for (const args of publishCountersCalls(this.keys, counters, topics)) pipeline.publishCounters(...args);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (!results || failed) throw failed?.[0] ?? new Error('the Redis pipeline was discarded');
   }
 }

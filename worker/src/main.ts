@@ -67,7 +67,6 @@ async function main(): Promise<void> {
       store,
       committer: new GroupCommitter(store),
       storeId,
-      redis,
       keys,
       fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
       failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),

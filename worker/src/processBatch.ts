@@ -1,13 +1,4 @@
-import {
-  type ApplyOutcome,
-  type BatchJobData,
-  type EventStoreWriter,
-  type Failpoints,
-  type Keys,
-  type Metrics,
-  publishCounters,
-  type Redis,
-} from '@aggregator/common';
+import type { ApplyOutcome, BatchJobData, EventStoreWriter, Failpoints, Keys, Metrics } from '@aggregator/common';
 import type { FastPath } from './fastPath.js';
 import type { GroupCommitter } from './groupCommit.js';
 
@@ -18,7 +9,6 @@ export interface ProcessDeps {
   /** The id of the store, read once at start-up; fast-path markers carry it. */
   storeId: string;
   fastPath: FastPath;
-  redis: Redis;
   keys: Keys;
   failpoints: Failpoints;
   /** Per-replica metrics; absent in tests that do not look at them. */
@@ -32,11 +22,11 @@ export interface ProcessDeps {
  * 2. Store: in one SQLite transaction (shared with other jobs that arrive at once: group commit),
  *    insert the other events (the primary key decides), count duplicates, update the counters, and
  *    record the job as applied.
- * 3. Mark every pair of the job as committed (one round trip).
- * 4. Publish the new totals to the Redis stats hash (one round trip).
+ * 3. Mark every pair of the job as committed and publish the new totals to the Redis stats hash
+ *    (together, one round trip).
  *
  * A crash at any point is safe: before the commit nothing happened; after it, the retried job
- * finds itself in `applied_jobs` and only repeats steps 3 and 4, which are idempotent.
+ * finds itself in `applied_jobs` and only repeats step 3, which is idempotent.
  */
 export async function processBatch(deps: ProcessDeps, jobId: string, data: BatchJobData): Promise<ApplyOutcome> {
   const { events } = data;
@@ -49,8 +39,7 @@ export async function processBatch(deps: ProcessDeps, jobId: string, data: Batch
   endTransaction?.();
   deps.failpoints.hit('worker.after-commit');
 
-  await deps.fastPath.commit(dedupKeys, deps.storeId);
-  await publishCounters(deps.redis, deps.keys, outcome.counters, outcome.topics);
+  await deps.fastPath.commit(dedupKeys, deps.storeId, outcome.counters, outcome.topics);
   deps.failpoints.hit('worker.after-counters');
   if (deps.metrics && outcome.firstApplication) {
     deps.metrics.jobEvents.observe(events.length);

@@ -1,0 +1,27 @@
+import { ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { expect } from 'chai';
+
+describe('npm run bench (smoke)', function () {
+  this.timeout(120_000);
+
+  it('runs every mode on a fresh stack and finds the counters exact', async () => {
+    const bench = new ManagedChild({
+      name: 'bench',
+      command: process.execPath,
+      args: [`${REPO_ROOT}load/dist/bench.js`, '--smoke'],
+    });
+    const { code } = await bench.exited;
+    expect(code, bench.tail()).to.equal(0);
+    const line = bench.lines.findLast((l) => l.startsWith('{"results"'));
+    expect(line, bench.tail()).to.be.a('string');
+    const report = JSON.parse(line as string) as {
+      results: Array<{ mode: string; exact: boolean; errors: number }>;
+      queries: { errors: number };
+      memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
+    };
+    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag']);
+    for (const r of report.results) expect(r, r.mode).to.include({ exact: true, errors: 0 });
+    expect(report.queries.errors).to.equal(0);
+    expect(report.memory.workerPeakRssMb[0]).to.be.a('number').above(0);
+  });
+});
