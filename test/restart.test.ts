@@ -68,6 +68,17 @@ describe('restarts and outages (processes)', function () {
       expect(stack.apis.every((a) => a.running) && stack.workers.every((w) => w.running)).to.equal(true);
     }));
 
+  it('warns loudly at start-up when Redis may evict queued jobs', () =>
+    withProcessStack({ workers: 0, apis: 0 }, async (stack) => {
+      const { Redis } = await import('ioredis');
+      const admin = new Redis(stack.redis.url);
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      admin.disconnect();
+      const warning = /"level":40.*maxmemory-policy is \\"allkeys-lru\\", not \\"noeviction\\"/;
+      await (await stack.startWorker()).waitFor(warning);
+      await (await stack.startApi()).waitFor(warning);
+    }));
+
   it('counts live workers and drops one that stops', () =>
     withProcessStack({ workers: 2 }, async (stack) => {
       await waitUntil(async () => (await stack.stats()).workers === 2, { what: '2 live workers' });

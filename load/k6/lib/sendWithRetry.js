@@ -65,7 +65,13 @@ export function sendWithRetry(call) {
   const started = Date.now();
   /** @type {import('k6/http').Params} */
   const params = { timeout: call.timeout, tags: { name: call.name } };
-  if (call.body != null) params.headers = { 'Content-Type': 'application/json' };
+  /** @type {Record<string, string>} */
+  const headers = {};
+  if (call.body != null) headers['Content-Type'] = 'application/json';
+  // The service's optional bearer tokens: API_TOKEN for POST /publish, READ_TOKEN for the reads.
+  const token = call.method === 'POST' ? __ENV.API_TOKEN : __ENV.READ_TOKEN;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  params.headers = headers;
   let ambiguous = 0;
   for (let attempt = 1; ; attempt++) {
     const res = http.request(call.method, call.url, call.body ?? null, params);
