@@ -1,6 +1,7 @@
 import type { Stats } from '@aggregator/api';
 import { identifier, type statsSchema } from '@aggregator/common';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { expect } from 'chai';
 import type { Response } from 'light-my-request';
 import type { z } from 'zod';
@@ -53,6 +54,8 @@ function collectRefs(node: unknown, out: string[] = []): string[] {
  */
 function validatorFor(doc: Json, schema: Json): { check(value: unknown): string | undefined } {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
+  // ajv-formats is CommonJS with a default export on `.default`.
+  (addFormatsModule as unknown as { default: (a: Ajv2020) => void }).default(ajv);
   const components = (doc.components as { schemas: Record<string, Json> }).schemas;
   for (const [name, component] of Object.entries(components)) ajv.addSchema(component, `#/components/schemas/${name}`);
   const validate = ajv.compile(schema);

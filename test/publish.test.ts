@@ -105,12 +105,13 @@ describe('POST /publish', () => {
       expect((await stack.publish(Array.from({ length: 5 }, () => makeEvent()))).statusCode).to.equal(200);
     }));
 
-  it('splits a large request into jobs of JOB_MAX_EVENTS, all enqueued together', () =>
+  it('enqueues a request as one job, even past JOB_MAX_EVENTS, so it is queued whole or not at all', () =>
     withStack({ workers: 0, env: { JOB_MAX_EVENTS: '10' } }, async (stack) => {
       expect((await stack.publish(Array.from({ length: 25 }, () => makeEvent()))).json()).to.deep.equal({
         accepted: 25,
       });
-      expect(await stack.queue.getWaitingCount()).to.equal(3);
+      const jobs = await stack.queue.getWaiting();
+      expect(jobs.map((j) => j.data.events.length)).to.deep.equal([25]);
     }));
 
   it('returns the X-Request-Id it was given, or a new one', () =>

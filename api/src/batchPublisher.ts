@@ -17,12 +17,6 @@ export interface Publisher {
   publish(events: readonly Event[]): Promise<void>;
 }
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
-
 /** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -33,9 +27,9 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
 }
 
 /**
- * Enqueues a request's events as one job per `JOB_MAX_EVENTS` chunk, all in one `addBulk` (a
- * Redis MULTI: every chunk is queued, or none). Each job gets a random id, so a job id is never
- * reused even after Redis loses its data (the store remembers applied job ids).
+ * Enqueues events as exactly one job: BullMQ adds a job with one Lua script, so the events are
+ * queued all together or not at all. Each job gets a random id, so a job id is never reused even
+ * after Redis loses its data (the store remembers applied job ids).
  */
 export class QueuePublisher implements Publisher {
   readonly #options: JobsOptions;
@@ -53,19 +47,14 @@ export class QueuePublisher implements Publisher {
 
   async publish(events: readonly Event[]): Promise<void> {
     const acceptedAt = Date.now();
-    const jobs = chunk(events, this.config.JOB_MAX_EVENTS).map((batch) => ({
-      name: BATCH_JOB_NAME,
-      data: { events: batch, acceptedAt },
-      opts: { ...this.#options, jobId: randomUUID() },
-    }));
     try {
       await ensureReady(this.redis, 500);
       await withTimeout(
-        this.queue.addBulk(jobs),
+        this.queue.add(BATCH_JOB_NAME, { events: [...events], acceptedAt }, { ...this.#options, jobId: randomUUID() }),
         this.config.ENQUEUE_TIMEOUT_MS,
         () => new Error(`Redis did not confirm the enqueue within ${this.config.ENQUEUE_TIMEOUT_MS} ms`),
       );
-      this.onEnqueued(jobs.length, events.length);
+      this.onEnqueued(1, events.length);
     } catch (thrown: unknown) {
       throw new UnavailableError(
         'redis_unavailable',

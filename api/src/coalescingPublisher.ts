@@ -12,14 +12,14 @@ export interface CoalescingOptions {
   maxInFlight: number;
   /** Extra time to wait for more requests before a flush (0: flush on the next turn of the loop). */
   lingerMs: number;
-  /** Flush at once when this many events are waiting (one full job). */
+  /** Events per flush (one job); flush at once when this many are waiting. A larger request goes alone. */
   maxEvents: number;
 }
 
 /**
  * Coalesces concurrent publish requests into one enqueue, like a producer's linger: requests that
- * arrive while a flush is under way (or within `lingerMs`) are enqueued together, as one Redis
- * MULTI, so under load the queue sees a few large jobs instead of one job per request. Nothing is
+ * arrive while a flush is under way (or within `lingerMs`) are enqueued together as one job (one
+ * atomic Redis script), so under load the queue sees a few large jobs instead of one per request. Nothing is
  * acknowledged before it is in Redis: every request's promise settles with the flush that carried
  * it, and a failed flush fails every request in it (all or nothing per request still holds: a
  * request's events are never split across flushes).
@@ -63,13 +63,20 @@ export class CoalescingPublisher implements Publisher {
 
   #flush(): void {
     if (this.#waiting.length === 0) return;
-    const batch = this.#waiting;
-    this.#waiting = [];
-    this.#waitingEvents = 0;
+    // Whole requests up to one job's worth (a larger request goes alone): one flush, one job.
+    let take = 0;
+    let events = 0;
+    while (take < this.#waiting.length) {
+      const next = (this.#waiting[take] as Waiting).events.length;
+      if (take > 0 && events + next > this.options.maxEvents) break;
+      events += next;
+      take++;
+    }
+    const batch = this.#waiting.splice(0, take);
+    this.#waitingEvents -= events;
     this.#inFlight++;
-    const events = batch.length === 1 ? (batch[0] as Waiting).events : batch.flatMap((w) => w.events);
     this.inner
-      .publish(events)
+      .publish(batch.length === 1 ? (batch[0] as Waiting).events : batch.flatMap((w) => w.events))
       .then(
         () => {
           for (const w of batch) w.resolve();

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import {
@@ -74,10 +75,17 @@ async function main(): Promise<void> {
   const address = server.address();
   logger.info({ address }, 'api listening');
 
-  handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
-    readiness.shuttingDown = true;
-    await resources.close();
-  });
+  // Under api/dist/cluster.js the primary sends SIGTERM; SIGINT from a terminal is ignored there.
+  const signals: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
+  handleSignals(
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS,
+    async () => {
+      readiness.shuttingDown = true;
+      await resources.close();
+    },
+    signals,
+  );
 }
 
 /** Stops accepting, lets in-flight requests finish, then cuts what is left after `timeoutMs`. */

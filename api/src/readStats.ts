@@ -3,9 +3,9 @@ import {
   ensureReady,
   type Keys,
   type Logger,
-  publishCounters,
   type Redis,
   readMirroredCounters,
+  resyncFromStore,
   type statsSchema,
   UnavailableError,
 } from '@aggregator/common';
@@ -36,13 +36,23 @@ async function countersAndTopics(deps: StatsDeps) {
     readMirroredCounters(deps.redis, deps.keys),
     deps.redis.smembers(deps.keys.topics),
   ]);
-  if (mirror) return { ...mirror, topics };
+  if (mirror) {
+    // Redis may have lost topics while keeping newer counters (a wipe followed by a job).
+    const store = storeIfReadable(deps.store);
+    if (!store || store.countTopics() === topics.length) return { ...mirror, topics };
+  }
   const store = deps.store.get();
-  const counters = store.readCounters();
-  const storeTopics = store.listTopics();
-  await publishCounters(deps.redis, deps.keys, counters, storeTopics);
-  deps.logger.info({ counters }, 'rebuilt the Redis counters from the store');
-  return { ...counters, topics: storeTopics };
+  const { counters } = await resyncFromStore(deps.redis, deps.keys, store);
+  deps.logger.info({ counters }, 'rebuilt the Redis counters and topics from the store');
+  return { ...counters, topics: store.listTopics() };
+}
+
+function storeIfReadable(provider: StoreProvider) {
+  try {
+    return provider.get();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Everything `GET /stats` reports. */

@@ -28,15 +28,18 @@ export const configSchema = z.object({
    * power cut); NORMAL syncs at checkpoints only (survives a process crash, not a power cut).
    */
   SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
-  /** How long a worker waits for another writer's lock before the attempt fails with SQLITE_BUSY. */
-  SQLITE_BUSY_TIMEOUT_MS: int(0, 600_000).default(5000),
+  /**
+   * How long a worker waits for another writer's lock before the attempt fails with SQLITE_BUSY.
+   * The wait blocks the worker's event loop, so keep it well under half of WORKER_LOCK_MS.
+   */
+  SQLITE_BUSY_TIMEOUT_MS: int(0, 600_000).default(2000),
   /** Jobs (batches) one worker process handles at once. */
   WORKER_CONCURRENCY: int(1, 256).default(8),
   /** Attempts per job before it is kept as failed. */
   JOB_ATTEMPTS: int(1, 100).default(10),
   /** First retry delay; each later retry waits twice as long. */
   JOB_BACKOFF_MS: int(1, 3_600_000).default(500),
-  /** Most events in one queue job; larger requests are split into several jobs, atomically. */
+  /** Most events the API coalesces into one job; a single larger request becomes one job of its own. */
   JOB_MAX_EVENTS: int(1, 10_000).default(1000),
   /** How long a worker's lock on a job lasts without renewal; bounds stalled-job takeover. */
   WORKER_LOCK_MS: int(1000, 600_000).default(10_000),

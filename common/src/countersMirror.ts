@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { withScripts } from './scripts.js';
-import type { StoreCounters } from './store/eventStore.js';
+import type { EventStoreReader, StoreCounters } from './store/eventStore.js';
 import type { Counters } from './types.js';
 
 // Lua's unpack() has a stack limit of a few thousand values; stay well under it.
@@ -63,4 +63,27 @@ export async function readMirroredCounters(redis: Redis, keys: Keys): Promise<Mi
     duplicate_dropped: Number(hash.duplicate_dropped),
     created_at: Number(hash.created_at),
   };
+}
+
+/**
+ * Makes Redis's copy of the counters and topics match the store, the source of truth: publishes
+ * the store's totals (harmless when Redis is already right: the largest value wins) and, when
+ * Redis lost topics (its data was wiped, or the hash was reset for another store), every topic.
+ * Used by the workers every few seconds and by the API when `/stats` finds nothing in Redis.
+ *
+ * @returns the counters published and whether every topic was republished
+ */
+export async function resyncFromStore(
+  redis: Redis,
+  keys: Keys,
+  store: EventStoreReader,
+): Promise<{ counters: StoreCounters; topicsRepublished: boolean }> {
+  const counters = store.readCounters();
+  const [mirroredStore, mirroredTopics] = await Promise.all([
+    redis.hget(keys.stats, 'store_id'),
+    redis.scard(keys.topics),
+  ]);
+  const stale = mirroredStore !== counters.store_id || mirroredTopics !== store.countTopics();
+  await publishCounters(redis, keys, counters, stale ? store.listTopics() : []);
+  return { counters, topicsRepublished: stale };
 }

@@ -19,6 +19,7 @@ export {
   publishCounters,
   publishCountersCalls,
   readMirroredCounters,
+  resyncFromStore,
 } from './countersMirror.js';
 export * from './errors.js';
 export {

@@ -38,10 +38,15 @@ export class Resources {
 }
 
 /**
- * Entrypoints only: the first SIGTERM or SIGINT runs `shutdown` (bounded by `timeoutMs`), the
- * second one forces the exit.
+ * Entrypoints only: the first of `signals` runs `shutdown` (bounded by `timeoutMs`), the second
+ * one forces the exit.
  */
-export function handleSignals(logger: Logger, timeoutMs: number, shutdown: () => Promise<void>): void {
+export function handleSignals(
+  logger: Logger,
+  timeoutMs: number,
+  shutdown: () => Promise<void>,
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -63,6 +68,5 @@ export function handleSignals(logger: Logger, timeoutMs: number, shutdown: () =>
       },
     );
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const signal of signals) process.on(signal, onSignal);
 }

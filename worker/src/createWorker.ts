@@ -1,5 +1,5 @@
 import { type BatchJobData, type Config, classifyFailure, coerceError, type Logger } from '@aggregator/common';
-import { type Job, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ProcessDeps, processBatch } from './processBatch.js';
 import { validateJobData } from './validateJobData.js';
@@ -38,6 +38,13 @@ export function createWorker(
         const error = coerceError(thrown);
         const failure = classifyFailure(error);
         deps.metrics?.jobFailures.inc({ code: failure.code ?? 'unknown' });
+        if (!failure.retryable) {
+          logger.error(
+            { jobId, code: failure.code, err: error.message },
+            `job failed: ${failure.reason}; not retrying`,
+          );
+          throw new UnrecoverableError(`${failure.reason}: ${error.message}`);
+        }
         logger.warn(
           { jobId, attempt: job.attemptsMade + 1, code: failure.code, err: error.message },
           `job failed: ${failure.reason}; it will be retried with backoff`,

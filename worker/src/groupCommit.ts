@@ -1,4 +1,9 @@
-import type { ApplyOutcome, BatchToApply, EventStoreWriter } from '@aggregator/common';
+import { type ApplyOutcome, type BatchToApply, coerceError, type EventStoreWriter } from '@aggregator/common';
+
+function isTransientStoreError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test(code);
+}
 
 interface Pending extends BatchToApply {
   resolve: (outcome: ApplyOutcome) => void;
@@ -11,8 +16,9 @@ interface Pending extends BatchToApply {
  * (with `synchronous = FULL` the sync dominates the cost of a small job).
  *
  * Each job's effect is still all or nothing and recorded as applied in that transaction. When the
- * shared transaction fails, each job is tried again alone, so one job that cannot be applied fails
- * only itself.
+ * shared transaction fails on a transient store error (busy, disk full), every job in it fails and
+ * is retried with backoff; on any other error each job is tried again alone, so one job that
+ * cannot be applied fails only itself.
  */
 export class GroupCommitter {
   #pending: Pending[] = [];
@@ -41,7 +47,14 @@ export class GroupCommitter {
     let outcomes: ApplyOutcome[];
     try {
       outcomes = this.store.applyBatches(group);
-    } catch {
+    } catch (e: unknown) {
+      const error = coerceError(e);
+      // A busy lock or a full disk would fail each job alone too, and every try blocks the event
+      // loop for up to the busy timeout: fail them together and let backoff retry them.
+      if (isTransientStoreError(error)) {
+        for (const item of group) item.reject(error);
+        return;
+      }
       for (const item of group) this.#applyAlone(item);
       return;
     }

@@ -9,6 +9,8 @@ export const HEARTBEAT_MS = 2000;
  */
 export function startHeartbeat(redis: Redis, keys: Keys, replica: string, logger: Logger): () => Promise<void> {
   const beat = async () => {
+    // While Redis is down a beat would only queue up; the next one after reconnecting counts.
+    if (redis.status !== 'ready') return;
     const now = Date.now();
     try {
       await redis
@@ -23,8 +25,12 @@ export function startHeartbeat(redis: Redis, keys: Keys, replica: string, logger
   void beat();
   const timer = setInterval(beat, HEARTBEAT_MS);
   timer.unref();
+  // Announce again as soon as Redis is back (it may have lost the set).
+  const onReady = () => void beat();
+  redis.on('ready', onReady);
   return async () => {
     clearInterval(timer);
-    await redis.zrem(keys.workers, replica).catch(() => undefined);
+    redis.off('ready', onReady);
+    if (redis.status === 'ready') await redis.zrem(keys.workers, replica).catch(() => undefined);
   };
 }

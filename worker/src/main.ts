@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
     quitRedis,
   );
+  // Before the first await, so the first 'ready' cannot be missed.
+  redis.once('ready', () => void warnAboutEviction(redis, logger));
   const metrics = createMetrics('worker');
   redis.on('error', (error) => {
     metrics.redisErrors.inc();
@@ -56,7 +58,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  redis.once('ready', () => void warnAboutEviction(redis, logger));
   resources.add('maintenance', startMaintenance(store, redis, keys, logger), (stop) => stop());
   resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
 
@@ -76,7 +77,11 @@ async function main(): Promise<void> {
   );
   // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
   resources.add('worker', worker, (w) => w.close());
-  worker.run().catch((e: unknown) => logger.error({ err: coerceError(e) }, 'worker stopped running'));
+  worker.run().catch((e: unknown) => {
+    // A worker that no longer takes jobs must not look alive (heartbeat, health check): exit.
+    logger.fatal({ err: coerceError(e) }, 'worker stopped running; exiting');
+    void resources.close().finally(() => process.exit(1));
+  });
   logger.info({ sqlite: config.SQLITE_PATH, storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());

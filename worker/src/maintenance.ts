@@ -3,8 +3,8 @@ import {
   type EventStoreWriter,
   type Keys,
   type Logger,
-  publishCounters,
   type Redis,
+  resyncFromStore,
 } from '@aggregator/common';
 
 /** How long the store remembers which jobs it applied; far longer than any redelivery window. */
@@ -24,13 +24,9 @@ export function startMaintenance(store: EventStoreWriter, redis: Redis, keys: Ke
     if (running) return;
     running = true;
     try {
-      const counters = store.readCounters();
-      const mirrored = await redis.hget(keys.stats, 'store_id');
-      const topics = mirrored === counters.store_id ? [] : store.listTopics();
-      await publishCounters(redis, keys, counters, topics);
-      if (topics.length > 0 || mirrored !== counters.store_id) {
-        logger.info({ counters, topics: topics.length }, 'published the store counters to Redis');
-      }
+      const { counters, topicsRepublished } = await resyncFromStore(redis, keys, store);
+      if (topicsRepublished)
+        logger.info({ counters }, 'Redis had lost counters or topics; republished them from the store');
       if (++round % PRUNE_EVERY === 0) {
         const pruned = store.pruneAppliedJobs(Date.now() - APPLIED_JOB_RETENTION_MS);
         if (pruned > 0) logger.info({ pruned }, 'pruned old applied-job records');

@@ -53,6 +53,7 @@ export interface EventStoreReader {
   listEvents(query: ListQuery): StoredEventRow[];
   readCounters(): StoreCounters;
   listTopics(): string[];
+  countTopics(): number;
   countEvents(): number;
   close(): void;
 }

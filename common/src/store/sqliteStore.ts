@@ -17,7 +17,7 @@ import { INSERT_EVENT } from './sql/insertEvent.js';
 import { COUNT_EVENTS, LIST_EVENTS, LIST_EVENTS_OF_TOPIC } from './sql/listEvents.js';
 import { MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
 import { CREATE_SCHEMA, INIT_COUNTERS, SCHEMA_VERSION } from './sql/schema.js';
-import { ADD_TOPIC_COUNT, LIST_TOPICS } from './sql/topics.js';
+import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
 
 export interface SqliteOptions {
   /** How long a writer waits for another writer's lock before SQLITE_BUSY. */
@@ -34,6 +34,7 @@ function prepareReads(db: Db) {
     listOfTopic: db.prepare<[string, number, number], StoredEventRow>(LIST_EVENTS_OF_TOPIC),
     counters: db.prepare<[], StoreCounters>(READ_COUNTERS),
     topics: db.prepare<[], { topic: string }>(LIST_TOPICS).pluck(),
+    topicCount: db.prepare<[], number>(COUNT_TOPICS).pluck(),
     count: db.prepare<[], number>(COUNT_EVENTS).pluck(),
   };
 }
@@ -57,6 +58,10 @@ class SqliteReader implements EventStoreReader {
 
   listTopics(): string[] {
     return this.reads.topics.all() as unknown as string[];
+  }
+
+  countTopics(): number {
+    return this.reads.topicCount.get() as number;
   }
 
   countEvents(): number {

@@ -5,3 +5,6 @@ ON CONFLICT (topic) DO UPDATE SET unique_count = unique_count + excluded.unique_
 
 /** Output: every topic name, sorted. */
 export const LIST_TOPICS = 'SELECT topic FROM topics ORDER BY topic';
+
+/** Output: the number of topics. */
+export const COUNT_TOPICS = 'SELECT count(*) FROM topics';
