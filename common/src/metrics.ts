@@ -57,7 +57,7 @@ export function createMetrics(service: 'api' | 'worker') {
     /** Worker: one SQLite transaction (a job's inserts and counters). */
     sqliteTransaction: new Histogram({
       name: 'aggregator_sqlite_transaction_seconds',
-      help: 'Duration of the SQLite transaction that applies one job',
+      help: 'Time from a job reaching the store until its transaction (shared by group commit) committed',
       buckets: fast,
       registers: [registry],
     }),
