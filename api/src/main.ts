@@ -10,18 +10,17 @@ import {
   createRedis,
   handleSignals,
   loadConfigOrExit,
+  observeRedis,
   parseFailpoints,
   quitRedis,
   Resources,
   waitReady,
-  warnAboutEviction,
 } from '@aggregator/common';
 import { Queue } from 'bullmq';
 import { QueuePublisher } from './batchPublisher.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
-
 import { lazySqliteReader } from './storeProvider.js';
 
 /** Entrypoint of one API replica: `node api/dist/main.js`. */
@@ -33,10 +32,7 @@ async function main(): Promise<void> {
 
   const redis = resources.add('redis', createRedis(config.REDIS_URL, 'request', `api:${config.REPLICA_ID}`), quitRedis);
   const metrics = createMetrics('api');
-  redis.on('error', (error) => {
-    metrics.redisErrors.inc();
-    logger.warn({ err: error.message }, 'redis connection error');
-  });
+  observeRedis(redis, logger, () => metrics.redisErrors.inc());
   const queue = resources.add(
     'queue',
     new Queue<BatchJobData>(keys.queueName, { connection: redis, prefix: keys.bullPrefix }),
@@ -44,7 +40,6 @@ async function main(): Promise<void> {
   );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue error'));
   const store = resources.add('store', lazySqliteReader(config.SQLITE_PATH), (s) => s.close());
-  redis.once('ready', () => void warnAboutEviction(redis, logger));
 
   // Start serving even when Redis is down (requests get 503s), but give it a moment first.
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));

@@ -37,7 +37,7 @@ export { createLogger, type Logger, type LogScope, scoped } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';
-export { warnAboutEviction } from './redisChecks.js';
+export { observeRedis, warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
 export type * from './store/eventStore.js';
 export { openStoreReader, openStoreWriter, type SqliteOptions } from './store/sqliteStore.js';

@@ -20,3 +20,16 @@ export async function warnAboutEviction(redis: Redis, logger: Logger): Promise<v
     logger.debug({ err: coerceError(e).message }, 'could not read maxmemory-policy (CONFIG may be disabled)');
   }
 }
+
+/**
+ * Wires what every process does with its Redis connection: count and log connection errors (one
+ * line per failed attempt, at most about one a second while Redis is down), and check the eviction
+ * policy once connected. Call it before the first `await` so the first 'ready' is not missed.
+ */
+export function observeRedis(redis: Redis, logger: Logger, onError: () => void): void {
+  redis.on('error', (error) => {
+    onError();
+    logger.warn({ err: error.message }, 'redis connection error');
+  });
+  redis.once('ready', () => void warnAboutEviction(redis, logger));
+}

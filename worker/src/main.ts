@@ -6,12 +6,12 @@ import {
   createRedis,
   handleSignals,
   loadConfigOrExit,
+  observeRedis,
   openStoreWriter,
   parseFailpoints,
   quitRedis,
   Resources,
   serveMetrics,
-  warnAboutEviction,
 } from '@aggregator/common';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
@@ -40,13 +40,9 @@ async function main(): Promise<void> {
     createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
     quitRedis,
   );
-  // Before the first await, so the first 'ready' cannot be missed.
-  redis.once('ready', () => void warnAboutEviction(redis, logger));
   const metrics = createMetrics('worker');
-  redis.on('error', (error) => {
-    metrics.redisErrors.inc();
-    logger.warn({ err: error.message }, 'redis connection error');
-  });
+  // Before the first await, so the first 'ready' cannot be missed.
+  observeRedis(redis, logger, () => metrics.redisErrors.inc());
   if (config.METRICS_PORT > 0) {
     try {
       const server = await serveMetrics(metrics, config.HOST, config.METRICS_PORT);
