@@ -29,44 +29,47 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Nesting depth of a parsed JSON value, measured without recursion; stops counting past `limit`. */
-export function jsonDepth(value: unknown, limit: number): number {
-  let deepest = 0;
+/** What one walk over a parsed JSON value found. */
+export interface JsonShape {
+  /** Nesting depth, counted up to `limit + 1` (the walk stops there: deeper is too deep). */
+  depth: number;
+  /**
+   * A number that is not finite. JSON.parse reads a number beyond the range of a double (`1e400`)
+   * as Infinity, which JSON.stringify would store as `null`: such a payload is refused rather than
+   * stored changed.
+   */
+  nonFinite: boolean;
+}
+
+/** Walks a parsed JSON value once, without recursion, for its depth and any non-finite number. */
+export function inspectJson(value: unknown, limit: number): JsonShape {
+  const shape: JsonShape = { depth: 0, nonFinite: false };
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) shape.nonFinite = true;
+      continue;
+    }
     if (typeof node !== 'object' || node === null) continue;
-    if (depth > deepest) deepest = depth;
-    if (deepest > limit) return deepest;
+    if (depth > shape.depth) shape.depth = depth;
+    if (shape.depth > limit) return shape;
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
-  return deepest;
-}
-
-/**
- * True when every number in a parsed JSON value is finite, checked without recursion. JSON.parse
- * reads a number beyond the range of a double (`1e400`) as Infinity, which JSON.stringify would
- * store as `null`: such a payload is refused rather than stored changed.
- */
-function hasOnlyFiniteNumbers(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (typeof node === 'number' && !Number.isFinite(node)) return false;
-    if (typeof node === 'object' && node !== null) for (const child of Object.values(node)) stack.push(child);
-  }
-  return true;
+  return shape;
 }
 
 // The payload is checked in place, never rebuilt: copying keys into a new object would let a
 // `__proto__` key change the copy's prototype instead of staying data.
-const payload = z
-  .custom<JsonObject>(isJsonObject, 'must be a JSON object')
-  .refine(
-    (p) => jsonDepth(p, MAX_PAYLOAD_DEPTH) <= MAX_PAYLOAD_DEPTH,
-    `must not be nested deeper than ${MAX_PAYLOAD_DEPTH} levels`,
-  )
-  .refine(hasOnlyFiniteNumbers, 'must not hold a number beyond the range of a double (about ±1.8e308)');
+const payload = z.custom<JsonObject>(isJsonObject, 'must be a JSON object').superRefine((p, ctx) => {
+  const shape = inspectJson(p, MAX_PAYLOAD_DEPTH);
+  if (shape.depth > MAX_PAYLOAD_DEPTH) {
+    ctx.addIssue({ code: 'custom', message: `must not be nested deeper than ${MAX_PAYLOAD_DEPTH} levels` });
+  }
+  if (shape.nonFinite) {
+    ctx.addIssue({ code: 'custom', message: 'must not hold a number beyond the range of a double (about ±1.8e308)' });
+  }
+});
 
 /** One event. Unknown top-level fields are dropped. */
 export const eventSchema = z.object({

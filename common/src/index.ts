@@ -25,8 +25,9 @@ export * from './errors.js';
 export {
   eventSchema,
   identifier,
+  inspectJson,
   isJsonObject,
-  jsonDepth,
+  type JsonShape,
   MAX_PAYLOAD_DEPTH,
   parsePublishBody,
 } from './eventSchema.js';

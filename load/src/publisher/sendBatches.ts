@@ -39,6 +39,20 @@ export interface SendReport {
 }
 
 /** The run stopped before every batch was acknowledged. */
+/** A report of nothing sent yet. */
+export function emptyReport(): SendReport {
+  return {
+    events: 0,
+    requests: 0,
+    attempts: 0,
+    retries: 0,
+    retriesByReason: {},
+    resentEvents: 0,
+    latenciesMs: [],
+    elapsedMs: 0,
+  };
+}
+
 export class SendError extends Error {
   constructor(
     readonly report: SendReport,
@@ -56,16 +70,7 @@ export class SendError extends Error {
  */
 export async function sendBatches(options: SendOptions): Promise<SendReport> {
   const started = performance.now();
-  const report: SendReport = {
-    events: 0,
-    requests: 0,
-    attempts: 0,
-    retries: 0,
-    retriesByReason: {},
-    resentEvents: 0,
-    latenciesMs: [],
-    elapsedMs: 0,
-  };
+  const report = emptyReport();
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([stop.signal, options.signal]) : stop.signal;
   let failure: { error: unknown } | undefined;

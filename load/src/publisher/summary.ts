@@ -1,6 +1,6 @@
 import type { EventPlan } from './generateEvents.js';
 import { formatCount } from './progress.js';
-import type { SendReport } from './sendBatches.js';
+import { emptyReport, type SendReport } from './sendBatches.js';
 import type { DeltaCheck, SettleResult } from './verifyStats.js';
 
 /** The outcome of a run, as printed (one JSON line with `--json`). */
@@ -41,17 +41,6 @@ export function percentile(values: readonly number[], p: number): number {
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-const EMPTY_REPORT: SendReport = {
-  events: 0,
-  requests: 0,
-  attempts: 0,
-  retries: 0,
-  retriesByReason: {},
-  resentEvents: 0,
-  latenciesMs: [],
-  elapsedMs: 0,
-};
-
 /** Puts together what a run did; `ok` only when nothing failed and the check (if any) passed. */
 export function buildSummary(input: {
   url: string;
@@ -63,7 +52,7 @@ export function buildSummary(input: {
   check?: DeltaCheck;
   error?: string;
 }): PublishSummary {
-  const report = input.report ?? EMPTY_REPORT;
+  const report = input.report ?? emptyReport();
   const { plan, settle, check } = input;
   return {
     ok: input.error === undefined && (check?.ok ?? true),
