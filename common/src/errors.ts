@@ -135,11 +135,6 @@ export function coerceError(thrown: unknown): Error {
   return new Error(typeof thrown === 'string' ? thrown : `non-error thrown: ${String(thrown)}`);
 }
 
-/** Ends an exhaustive switch: the compiler proves it unreachable, the runtime reports it if not. */
-export function unreachable(value: never): never {
-  throw new Error(`unreachable case: ${JSON.stringify(value)}`);
-}
-
 /** What a low-level failure means for a job: retry it later, or give up. */
 export interface FailureClass {
   retryable: boolean;

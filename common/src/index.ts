@@ -34,7 +34,7 @@ export {
 export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
 export { createKeys, type Keys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
-export { createLogger, type Logger, type LogScope, scoped } from './logger.js';
+export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';

@@ -2,14 +2,6 @@ import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** The scope a child logger carries; keep field names stable, operators query by them. */
-export interface LogScope {
-  component?: 'api' | 'worker' | 'http' | 'queue' | 'store' | 'fastpath' | 'counters' | 'launcher';
-  replica?: string;
-  jobId?: string;
-  requestId?: string;
-}
-
 export interface LoggerOptions {
   level: string;
   /** The service name in every line: `api` or `worker`. */
@@ -32,9 +24,4 @@ export function createLogger(options: LoggerOptions): Logger {
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   });
-}
-
-/** A child logger with a typed scope. */
-export function scoped(logger: Logger, scope: LogScope): Logger {
-  return logger.child(scope);
 }
