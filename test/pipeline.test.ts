@@ -75,6 +75,33 @@ describe('dedup and counters', () => {
     }));
 });
 
+describe('fast path', () => {
+  it('claims each pair once with the id of its job, and skips a later copy once that job is applied', () =>
+    withStack({}, async (stack) => {
+      const e = makeEvent();
+      await stack.publish(e);
+      await stack.settle(1);
+      const holder = await stack.redis.get(stack.keys.dedup(e.topic, e.event_id));
+      expect(holder).to.be.a('string').and.not.equal('');
+      expect(await stack.redis.ttl(stack.keys.dedup(e.topic, e.event_id))).to.be.greaterThan(0);
+      await stack.publish(e);
+      expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
+      // The copy did not rewrite the claim.
+      expect(await stack.redis.get(stack.keys.dedup(e.topic, e.event_id))).to.equal(holder);
+    }));
+
+  it('never skips an event for a claim by a job the store has not applied', () =>
+    withStack({}, async (stack) => {
+      // A job that died before its commit, or one applied in a store since restored from a backup.
+      const e = makeEvent();
+      await stack.redis.set(stack.keys.dedup(e.topic, e.event_id), 'job-that-never-committed', 'EX', 60);
+      await stack.publish([e, makeEvent()]);
+      expect(await stack.settle(2)).to.include({ unique_processed: 2, duplicate_dropped: 0 });
+      const events = (await stack.request({ method: 'GET', url: '/events' })).json() as Event[];
+      expect(events.map((row) => row.event_id)).to.include(e.event_id);
+    }));
+});
+
 describe('GET /stats', () => {
   it('reports counters, sorted topics, uptime, queue and live workers', () =>
     withStack({ workers: 2 }, async (stack) => {

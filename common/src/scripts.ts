@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
-import { FAST_PATH_CLAIM, FAST_PATH_COMMIT } from './lua/fastPathClaim.js';
+import { FAST_PATH_CLAIM } from './lua/fastPathClaim.js';
 import { PUBLISH_COUNTERS } from './lua/publishCounters.js';
 
 /** The Lua scripts as typed commands (ioredis sends EVALSHA and falls back to EVAL). */
 export interface ScriptCommands {
-  fastPathClaim(...keysThenArgs: Array<string | number>): Promise<number[]>;
-  fastPathCommit(...keysThenArgs: Array<string | number>): Promise<number>;
+  fastPathClaim(...keysThenArgs: Array<string | number>): Promise<string[]>;
   publishCounters(...keysThenArgs: Array<string | number>): Promise<number>;
 }
 
@@ -16,7 +15,6 @@ export function withScripts(redis: Redis): Redis & ScriptCommands {
   const target = redis as Redis & ScriptCommands & { [DEFINED]?: true };
   if (!target[DEFINED]) {
     redis.defineCommand('fastPathClaim', { lua: FAST_PATH_CLAIM });
-    redis.defineCommand('fastPathCommit', { lua: FAST_PATH_COMMIT });
     redis.defineCommand('publishCounters', { numberOfKeys: 2, lua: PUBLISH_COUNTERS });
     target[DEFINED] = true;
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEventFactory } from './bench/eventFactory.js';
-import { maxSeq, peakRssMb, redisMemoryMb, storedLagMs, treePids } from './bench/measure.js';
+import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
 import { type QueryResult, runQueries } from './bench/queryLoad.js';
 import { runLoad } from './bench/runLoad.js';
 import { freePort } from './stack/freePort.js';
@@ -48,6 +48,8 @@ interface ModeResult {
   lagP99Ms: number;
   exact: boolean;
   detail: string;
+  /** CPU microseconds per event spent by each part (load is the generator, this process). */
+  cpuUsPerEvent: CpuSample & { total: number };
 }
 
 async function stats(url: string) {
@@ -80,6 +82,8 @@ async function runMode(
   const before = await stats(url);
   const seqBefore = maxSeq(stack.env.SQLITE_PATH as string);
   const requests = Math.ceil(opts.events / opts.batch);
+  const pids = { api: stack.api.pid, workers: stack.workers.map((w) => w.pid), redis: stack.redis?.child.pid };
+  const cpuBefore = sampleCpu(pids);
   const started = performance.now();
   const load = await runLoad(factory, {
     url,
@@ -93,6 +97,9 @@ async function runMode(
   const sent = factory.generated;
   const after = await settle(url, before.received + sent, Math.max(300_000, sent));
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = sampleCpu(pids);
+  const perEvent = (part: keyof CpuSample) => Math.round(((cpuAfter[part] - cpuBefore[part]) * 1e6) / sent);
+  const cpu = { load: perEvent('load'), api: perEvent('api'), worker: perEvent('worker'), redis: perEvent('redis') };
   const d = {
     received: after.received - before.received,
     unique: after.unique_processed - before.unique_processed,
@@ -113,6 +120,7 @@ async function runMode(
     lagP50Ms: lag.p50,
     lagP99Ms: lag.p99,
     exact,
+    cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis },
     detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
   };
 }
@@ -227,7 +235,18 @@ async function main(): Promise<void> {
 
 function printTable(results: ModeResult[], memory: Record<string, unknown>): void {
   const rows = [
-    ['mode', 'events', 'events/s', 'publish p50', 'publish p99', 'lag p50', 'lag p99', 'errors', 'exact'],
+    [
+      'mode',
+      'events',
+      'events/s',
+      'publish p50',
+      'publish p99',
+      'lag p50',
+      'lag p99',
+      'errors',
+      'CPU µs/event (load+api+worker+redis)',
+      'exact',
+    ],
     ...results.map((r) => [
       r.mode,
       String(r.events),
@@ -237,6 +256,7 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       `${r.lagP50Ms} ms`,
       `${r.lagP99Ms} ms`,
       String(r.errors),
+      (({ load, api, worker, redis, total }) => `${total} (${load}+${api}+${worker}+${redis})`)(r.cpuUsPerEvent),
       r.exact ? 'yes' : `NO (${r.detail})`,
     ]),
   ];

@@ -109,7 +109,6 @@ export async function withStack<T>(
           {
             store: storeWriter,
             committer: new GroupCommitter(storeWriter),
-            storeId: storeWriter.readCounters().store_id,
             keys,
             fastPath: new FastPath(workerRedis, keys, config.DEDUP_TTL_SECONDS),
             failpoints: parseFailpoints(undefined),

@@ -11,9 +11,9 @@ import {
 type PipelineResult = Array<[Error | null, unknown]> | null;
 
 /**
- * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): a
- * pending claim before the store is asked, a committed marker after the commit. Only a committed
- * marker ever lets an event skip the store.
+ * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): each
+ * pair is claimed once, with `SET NX` of the first job's id. A later job may skip an event only
+ * when the store confirms that the claiming job was applied.
  */
 export class FastPath {
   readonly #scripts;
@@ -31,27 +31,19 @@ export class FastPath {
   }
 
   /**
-   * Claims the keys for `jobId`; returns, per key, whether its row is known to be committed in
-   * the store named `storeId`.
+   * Claims the keys for `jobId`; returns, per key, the id of the job that claimed it before, or
+   * `''` when `jobId` claimed it now.
    */
-  async claim(dedupKeys: readonly string[], jobId: string, storeId: string): Promise<boolean[]> {
-    const flags = await this.#scripts.fastPathClaim(
-      dedupKeys.length,
-      ...dedupKeys,
-      `p:${jobId}`,
-      storeId,
-      this.ttlSeconds,
-    );
-    return flags.map((f) => f === 1);
+  claim(dedupKeys: readonly string[], jobId: string): Promise<string[]> {
+    return this.#scripts.fastPathClaim(dedupKeys.length, ...dedupKeys, jobId, this.ttlSeconds);
   }
 
   /**
-   * Marks the keys as committed in the store named `storeId` and publishes the job's counters and
-   * topics, in one round trip (a pipeline of the two scripts).
+   * Publishes a job's counters and topics to the Redis stats hash, in one round trip (a pipeline
+   * when there are more than 1,000 topics).
    */
-  async commit(dedupKeys: readonly string[], storeId: string, counters: StoreCounters, topics: readonly string[]) {
+  async publish(counters: StoreCounters, topics: readonly string[]): Promise<void> {
     const pipeline = this.#scripts.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
-    pipeline.fastPathCommit(dedupKeys.length, ...dedupKeys, storeId, this.ttlSeconds);
     for (const args of publishCountersCalls(this.keys, counters, topics)) pipeline.publishCounters(...args);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error !== null);

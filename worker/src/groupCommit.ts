@@ -63,7 +63,7 @@ export class GroupCommitter {
 
   #applyAlone(item: Pending): void {
     try {
-      item.resolve(this.store.applyBatch(item.jobId, item.events, item.known));
+      item.resolve(this.store.applyBatch(item.jobId, item.events, item.claimedBy));
     } catch (e: unknown) {
       item.reject(e);
     }

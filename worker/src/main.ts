@@ -63,7 +63,6 @@ async function main(): Promise<void> {
     {
       store,
       committer: new GroupCommitter(store),
-      storeId,
       keys,
       fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
       failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),

@@ -45,7 +45,7 @@ export interface ListQuery {
 export interface BatchToApply {
   jobId: string;
   events: readonly Event[];
-  known?: readonly boolean[];
+  claimedBy?: readonly string[];
 }
 
 /** The read side of the store; what an API replica needs. */
@@ -65,10 +65,12 @@ export interface EventStoreWriter extends EventStoreReader {
    * duplicates, updates the counters. Idempotent per `jobId`: a second call changes nothing and
    * reports `firstApplication: false` with the current counters.
    *
-   * @param known - per event, true when the fast path proved its row is already committed; such
-   *   events skip the insert and count as duplicates
+   * @param claimedBy - per event, the job that claimed its pair first in the fast path (`''` when
+   *   this job did). An event claimed by another job that this store has applied skips the insert
+   *   and counts as a duplicate: its row was stored with that job. Every other event is decided by
+   *   the primary key.
    */
-  applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome;
+  applyBatch(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome;
   /**
    * Applies several jobs in one transaction (a group commit: one disk sync for all of them), each
    * exactly as `applyBatch` would, in order. All or none of them commit.

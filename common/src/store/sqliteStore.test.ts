@@ -52,11 +52,31 @@ describe('SQLite store', () => {
       expect(store.countEvents()).to.equal(1);
     }));
 
-  it('skips events the fast path knows and counts them as duplicates', () =>
+  it('skips an event first claimed by another job that is applied here, counting it as a duplicate', () =>
     withStore((store) => {
       store.applyBatch('j1', [event('a', '1')]);
-      const outcome = store.applyBatch('j2', [event('a', '1'), event('a', '2')], [true, false]);
+      const outcome = store.applyBatch('j2', [event('a', '1'), event('a', '2')], ['j1', '']);
       expect(outcome).to.include({ inserted: 1, duplicates: 1 });
+      expect(store.countEvents()).to.equal(2);
+    }));
+
+  it('lets the primary key decide events claimed by a job that is not applied here, or by itself', () =>
+    withStore((store) => {
+      // 'ghost' claimed the pairs and died before its commit (or was applied in another store).
+      const outcome = store.applyBatch('j2', [event('a', '1'), event('a', '2'), event('a', '1')], ['ghost', '', 'j2']);
+      expect(outcome).to.include({ inserted: 2, duplicates: 1 });
+      expect(store.listEvents({ after: 0, limit: 10 }).map((r) => r.event_id)).to.deep.equal(['1', '2']);
+    }));
+
+  it('trusts a claim by a job applied earlier in the same group commit', () =>
+    withStore((store) => {
+      const [first, second] = store.applyBatches([
+        { jobId: 'j1', events: [event('a', '1')], claimedBy: [''] },
+        { jobId: 'j2', events: [event('a', '1'), event('a', '2')], claimedBy: ['j1', ''] },
+      ]);
+      expect(first).to.include({ inserted: 1, duplicates: 0 });
+      expect(second).to.include({ inserted: 1, duplicates: 1 });
+      expect(second?.counters).to.include({ received: 3, unique_processed: 2, duplicate_dropped: 1 });
     }));
 
   it('assigns strictly increasing seq in processing order and lists by topic and after', () =>

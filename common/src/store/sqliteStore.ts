@@ -15,7 +15,7 @@ import type {
 import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
 import { COUNT_EVENTS, LIST_EVENTS, LIST_EVENTS_OF_TOPIC } from './sql/listEvents.js';
-import { MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
+import { IS_JOB_APPLIED, MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
 import { CREATE_SCHEMA, INIT_COUNTERS, SCHEMA_VERSION } from './sql/schema.js';
 import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
 
@@ -76,6 +76,7 @@ class SqliteReader implements EventStoreReader {
 class SqliteWriter extends SqliteReader implements EventStoreWriter {
   readonly #insert;
   readonly #markApplied;
+  readonly #isApplied;
   readonly #addCounters;
   readonly #addTopic;
   readonly #prune;
@@ -86,12 +87,13 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     super(db);
     this.#insert = db.prepare(INSERT_EVENT);
     this.#markApplied = db.prepare(MARK_JOB_APPLIED);
+    this.#isApplied = db.prepare<[string], number>(IS_JOB_APPLIED).pluck();
     this.#addCounters = db.prepare(ADD_COUNTERS);
     this.#addTopic = db.prepare(ADD_TOPIC_COUNT);
     this.#prune = db.prepare(PRUNE_APPLIED_JOBS);
     this.#apply = db.transaction(this.#applyInTransaction.bind(this));
     this.#applyMany = db.transaction((batches: readonly BatchToApply[]) =>
-      batches.map((b) => this.#applyInTransaction(b.jobId, b.events, b.known)),
+      batches.map((b) => this.#applyInTransaction(b.jobId, b.events, b.claimedBy)),
     );
   }
 
@@ -99,12 +101,31 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     return this.#applyMany.immediate(batches);
   }
 
-  applyBatch(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome {
+  applyBatch(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome {
     // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading read locks.
-    return this.#apply.immediate(jobId, events, known);
+    return this.#apply.immediate(jobId, events, claimedBy);
   }
 
-  #applyInTransaction(jobId: string, events: readonly Event[], known?: readonly boolean[]): ApplyOutcome {
+  /**
+   * Per event, whether the fast path proved its row is stored: another job claimed the pair first
+   * and that job is applied in this store (looked up once per claiming job).
+   */
+  #storedByOthers(jobId: string, claimedBy: readonly string[] | undefined): (i: number) => boolean {
+    if (!claimedBy) return () => false;
+    const applied = new Map<string, boolean>();
+    return (i) => {
+      const holder = claimedBy[i];
+      if (!holder || holder === jobId) return false;
+      let known = applied.get(holder);
+      if (known === undefined) {
+        known = this.#isApplied.get(holder) !== undefined;
+        applied.set(holder, known);
+      }
+      return known;
+    };
+  }
+
+  #applyInTransaction(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome {
     const now = Date.now();
     if (this.#markApplied.run(jobId, now).changes === 0) {
       return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: this.readCounters() };
@@ -112,9 +133,10 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     const before = this.readCounters();
     const processedAt = new Date(now).toISOString();
     const perTopic = new Map<string, number>();
+    const storedByOthers = this.#storedByOthers(jobId, claimedBy);
     let seq = before.unique_processed;
     for (let i = 0; i < events.length; i++) {
-      if (known?.[i]) continue;
+      if (storedByOthers(i)) continue;
       const e = events[i] as Event;
       const { changes } = this.#insert.run(
         e.topic,

@@ -72,3 +72,33 @@ export function maxSeq(sqlitePath: string): number {
     db.close();
   }
 }
+
+/** CPU time (user + system) a process has used so far, in seconds, or 0 when it is gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** `getconf CLK_TCK`: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+export type CpuSample = Record<'load' | 'api' | 'worker' | 'redis', number>;
+
+/** CPU seconds used so far by each part of the stack (the API's cluster replicas included). */
+export function sampleCpu(pids: { api: number | undefined; workers: Array<number | undefined>; redis?: number }) {
+  const usage = process.cpuUsage();
+  const sum = (list: Array<number | undefined>) => list.reduce<number>((total, pid) => total + cpuSeconds(pid), 0);
+  return {
+    load: (usage.user + usage.system) / 1e6,
+    api: sum(treePids(pids.api)),
+    worker: sum(pids.workers),
+    redis: cpuSeconds(pids.redis),
+  } satisfies CpuSample;
+}

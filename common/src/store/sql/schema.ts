@@ -6,11 +6,12 @@
  *   `seq` is the processing order, assigned by the writer as `unique_processed + 1` inside the same
  *   transaction, so it is strictly increasing and never reused.
  * - counters: the single row of exact counters, changed in the same transaction as the events;
- *   `store_id` names this database (fast-path keys carry it), `created_at` is when the service was
+ *   `store_id` names this database (the Redis counters carry it), `created_at` is when the service was
  *   first started on it (epoch ms).
  * - topics: each topic with its number of unique events.
  * - applied_jobs: queue jobs whose effect is committed, so a job redelivered after a crash between
- *   the commit and the acknowledgement is not counted twice. Pruned after a retention period.
+ *   the commit and the acknowledgement is not counted twice, and so a fast-path claim by a job
+ *   can be trusted only once that job is applied here. Pruned after a retention period.
  */
 export const SCHEMA_VERSION = 1;
 
