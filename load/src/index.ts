@@ -1,3 +1,4 @@
+export { type HttpLoadOptions, type HttpLoadResult, runHttpLoad } from './bench/httpLoad.js';
 export { type Batch, type EventPlan, EventSource, planEvents, runEvent } from './publisher/generateEvents.js';
 export { parseRetryAfter } from './publisher/httpAttempt.js';
 export { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';

@@ -1,4 +1,4 @@
-import autocannon from 'autocannon';
+import { runHttpLoad } from './httpLoad.js';
 
 export interface QueryResult {
   requests: number;
@@ -8,30 +8,25 @@ export interface QueryResult {
 }
 
 /**
- * Reads `GET /events?topic=<t>&after=<random seq>&limit=100` for `seconds` over `connections`:
+ * Reads `GET /events?topic=<t>&after=<random seq>&limit=100` for `seconds` over 8 connections:
  * the paging query a consumer runs, at random places in a large store.
  */
 export async function runQueries(url: string, topics: number, maxSeq: number, seconds: number): Promise<QueryResult> {
-  const result = await autocannon({
-    url: `${url}/events`,
+  const result = await runHttpLoad({
+    url,
+    method: 'GET',
+    request: () => {
+      const topic = `bench-${Math.floor(Math.random() * topics)}`;
+      const after = Math.floor(Math.random() * Math.max(1, maxSeq - 1000));
+      return { path: `/events?topic=${topic}&after=${after}&limit=100` };
+    },
+    durationSeconds: seconds,
     connections: 8,
-    duration: seconds,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (request) => {
-          const topic = `bench-${Math.floor(Math.random() * topics)}`;
-          const after = Math.floor(Math.random() * Math.max(1, maxSeq - 1000));
-          request.path = `/events?topic=${topic}&after=${after}&limit=100`;
-          return request;
-        },
-      },
-    ],
   });
   return {
-    requests: result.requests.total,
+    requests: result.requests,
     errors: result.errors + result.non2xx + result.timeouts,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: result.latencyP50,
+    p99: result.latencyP99,
   };
 }

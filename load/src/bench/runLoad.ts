@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import type { EventFactory } from './eventFactory.js';
+import { type HttpLoadResult, runHttpLoad } from './httpLoad.js';
 
 export interface LoadOptions {
   url: string;
@@ -12,21 +13,26 @@ export interface LoadOptions {
   rate?: number;
   /** Build every body before sending (keeps the generator's CPU out of the measurement). */
   pregenerate: boolean;
+  /** `lean` (the default): the benchmark's own generator; `autocannon`: to cross-check it. */
+  client?: 'lean' | 'autocannon';
 }
 
-export interface LoadResult {
-  requests: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latencyP50: number;
-  latencyP99: number;
-  durationSeconds: number;
-}
+export type LoadResult = HttpLoadResult;
 
-/** Sends `requests` publish requests with autocannon and reports its figures. */
+/** Sends `requests` publish requests and reports the generator's figures. */
 export async function runLoad(factory: EventFactory, options: LoadOptions): Promise<LoadResult> {
   const bodies = options.pregenerate ? Array.from({ length: options.requests }, () => factory.body(options.batch)) : [];
+  const body = (i: number) => (options.pregenerate ? (bodies[i] as string) : factory.body(options.batch));
+  if (options.client !== 'autocannon') {
+    return runHttpLoad({
+      url: options.url,
+      method: 'POST',
+      request: (i) => ({ path: '/publish', body: body(i) }),
+      requests: options.requests,
+      connections: options.connections,
+      rate: options.rate,
+    });
+  }
   let next = 0;
   const result = await autocannon({
     url: `${options.url}/publish`,
@@ -39,7 +45,7 @@ export async function runLoad(factory: EventFactory, options: LoadOptions): Prom
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         setupRequest: (request) => {
-          request.body = options.pregenerate ? bodies[next++ % bodies.length] : factory.body(options.batch);
+          request.body = body(next++);
           return request;
         },
       },
