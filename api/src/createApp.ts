@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   // Outermost, so it sees the status the error middleware settles on.
   app.use(httpMetrics(deps.metrics));
   app.use(errorMiddleware());
-  app.use(requestId(deps.logger));
+  app.use(requestId());
   if (deps.config.ADMIN_TOKEN) app.use(adminRoutes(deps.queue, deps.config.ADMIN_TOKEN));
   app.use(router.routes());
   app.use(
@@ -69,9 +69,9 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
 
   app.on('error', (error: Error, ctx?: Koa.Context) => {
     const status = ctx?.status ?? 500;
-    const log = (ctx?.state as RequestState | undefined)?.log ?? deps.logger;
-    if (status >= 500) log.error({ err: error, status, path: ctx?.path }, 'request failed');
-    else log.debug({ status, path: ctx?.path, code: (error as AppError).code }, 'request rejected');
+    const requestId = (ctx?.state as RequestState | undefined)?.requestId;
+    if (status >= 500) deps.logger.error({ err: error, status, path: ctx?.path, requestId }, 'request failed');
+    else deps.logger.debug({ status, path: ctx?.path, code: (error as AppError).code, requestId }, 'request rejected');
   });
   return app;
 }
