@@ -6,6 +6,7 @@
 import querystring from 'node:querystring';
 import type { Stats } from '@aggregator/api';
 import {
+  acceptEvent,
   createKeys,
   ERROR_CODES,
   eventSchema,
@@ -18,8 +19,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Response } from 'light-my-request';
 import {
+  cleanEventText,
   contentType,
   eventsUrl,
+  eventText,
   MAX_BATCH,
   MAX_BODY_BYTES,
   NASTY_UNITS,
@@ -226,6 +229,19 @@ describe('hostile and malformed input (property-based)', () => {
       expect(stats.queue.failed).to.equal(0);
       expectPrototypesClean();
     });
+  });
+
+  it('accepts an event on the fast path exactly when the schema does, with the same result', () => {
+    fc.assert(
+      fc.property(fc.oneof(eventText, cleanEventText), (text) => {
+        const value: unknown = JSON.parse(text);
+        const fast = acceptEvent(value);
+        const schema = eventSchema.safeParse(value);
+        expect(fast !== undefined, `fast path vs schema on ${text}`).to.equal(schema.success);
+        if (fast) expect(fast).to.deep.equal(schema.data);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('survives JSON nested a million levels deep at the default 5 MiB body limit', function () {

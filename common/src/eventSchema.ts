@@ -13,9 +13,10 @@ const MAX_REPORTED_ISSUES = 100;
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * An identifier field (`topic`, `event_id`, `source`): 1–255 UTF-16 code units, not blank, no
- * control characters, and well-formed Unicode. Lone surrogates are refused because UTF-8 (in Redis
- * and SQLite) would turn distinct ones into the same bytes, and two pairs must never collide.
+ * An identifier field (`topic`, `event_id`, `source`): 1–255 characters (Unicode code points, as
+ * zod counts them), not blank, no control characters, and well-formed Unicode. Lone surrogates are
+ * refused because UTF-8 (in Redis and SQLite) would turn distinct ones into the same bytes, and two
+ * pairs must never collide.
  */
 export const identifier = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
@@ -71,12 +72,14 @@ const payload = z.custom<JsonObject>(isJsonObject, 'must be a JSON object').supe
   }
 });
 
+const DATETIME_OPTIONS = { offset: true } as const;
+
 /** One event. Unknown top-level fields are dropped. */
 export const eventSchema = z.object({
   topic: identifier,
   event_id: identifier,
   timestamp: z.iso.datetime({
-    offset: true,
+    ...DATETIME_OPTIONS,
     error: (issue) =>
       issue.input === undefined
         ? 'is required'
@@ -85,6 +88,46 @@ export const eventSchema = z.object({
   source: identifier,
   payload: payload.default(() => ({})),
 });
+
+// The fast accept path below repeats the schema's rules as plain checks; `eventSchema` stays the
+// definition (it writes the error messages and the OpenAPI document), and a property test holds the
+// two to the same verdict on hostile input (test/hostile.test.ts).
+const DATETIME = z.regexes.datetime(DATETIME_OPTIONS);
+
+/** Code points in `s`, counted only past 255 UTF-16 units (a surrogate pair is one character). */
+function atMost255Characters(s: string): boolean {
+  if (s.length <= 255) return true;
+  let characters = 0;
+  for (const _ of s) if (++characters > 255) return false;
+  return true;
+}
+
+function isIdentifier(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    atMost255Characters(value) &&
+    value.trim().length > 0 &&
+    !CONTROL_CHARS.test(value) &&
+    value.isWellFormed()
+  );
+}
+
+/**
+ * `eventSchema`'s verdict and output for a valid event, about five times faster (validation was
+ * the largest part of the API's CPU per event in batch publishes); undefined when the event is
+ * invalid, and then only `eventSchema` says why.
+ */
+export function acceptEvent(value: unknown): Event | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const { topic, event_id, timestamp, source, payload } = value;
+  if (!isIdentifier(topic) || !isIdentifier(event_id) || !isIdentifier(source)) return undefined;
+  if (typeof timestamp !== 'string' || !DATETIME.test(timestamp)) return undefined;
+  if (payload === undefined) return { topic, event_id, timestamp, source, payload: {} };
+  if (!isJsonObject(payload)) return undefined;
+  const shape = inspectJson(payload, MAX_PAYLOAD_DEPTH);
+  if (shape.depth > MAX_PAYLOAD_DEPTH || shape.nonFinite) return undefined;
+  return { topic, event_id, timestamp, source, payload };
+}
 
 /** Where validation found a problem: the event's index in the batch and the field path. */
 function toIssues(index: number, error: z.ZodError): ValidationIssue[] {
@@ -136,9 +179,14 @@ export function parsePublishBody(body: unknown, maxBatch: number): Event[] {
   const issues: ValidationIssue[] = [];
   let invalid = 0;
   for (let i = 0; i < items.length; i++) {
+    const accepted = acceptEvent(items[i]);
+    if (accepted) {
+      events[i] = accepted;
+      continue;
+    }
     const result = eventSchema.safeParse(items[i]);
     if (result.success) {
-      events[i] = result.data;
+      events[i] = result.data; // unreachable while the fast path agrees with the schema
     } else {
       invalid++;
       if (issues.length < MAX_REPORTED_ISSUES) issues.push(...toIssues(i, result.error));

@@ -23,6 +23,7 @@ export {
 } from './countersMirror.js';
 export * from './errors.js';
 export {
+  acceptEvent,
   eventSchema,
   identifier,
   inspectJson,

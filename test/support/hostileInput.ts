@@ -190,9 +190,9 @@ const eventTextOf = (
       return objectText(extrasFirst ? [...extras, ...own] : [...own, ...extras]);
     });
 /** Fields mostly valid, sometimes hostile or missing; extra keys may repeat a field's. */
-const eventText = eventTextOf(field, fc.option(payloadText, { freq: 4 }), extraEntries);
+export const eventText = eventTextOf(field, fc.option(payloadText, { freq: 4 }), extraEntries);
 /** Every field valid, extra keys that never repeat one: batches of these are mostly accepted. */
-const cleanEventText = eventTextOf(
+export const cleanEventText = eventTextOf(
   (valid) => valid,
   fc.option(objectJsonText, { freq: 4 }),
   fc.array(fc.tuple(fc.constantFrom(...PROTO_KEYS, 'seq', 'extra'), jsonText), { maxLength: 2 }),
