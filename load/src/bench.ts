@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createEventFactory } from './bench/eventFactory.js';
+import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
 import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
 import { type QueryResult, runQueries } from './bench/queryLoad.js';
 import { runLoad } from './bench/runLoad.js';
@@ -32,6 +32,8 @@ used, divided by the events of the mode).
                       measure ingest and queries on a large store
   --smoke             tiny run for CI: correctness, not speed
   --profile DIR       write a V8 CPU profile of every service process into DIR
+  --ids STYLE         ordered (default: <run>-<n>, like UUIDv7/ULID) or random (like
+                      UUIDv4: each insert lands on a random page of the primary-key index)
   --client NAME       lean (the default) or autocannon, to cross-check the generator
   -h, --help`;
 
@@ -85,10 +87,11 @@ async function runMode(
     connections: number;
     rate?: number;
     client?: 'lean' | 'autocannon';
+    ids?: IdStyle;
   },
 ): Promise<ModeResult> {
   const url = stack.url;
-  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup);
+  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
   const before = await stats(url);
   const seqBefore = maxSeq(stack.env.SQLITE_PATH as string);
   const requests = Math.ceil(opts.events / opts.batch);
@@ -155,6 +158,7 @@ async function main(): Promise<void> {
       fill: { type: 'string' },
       profile: { type: 'string' },
       client: { type: 'string', default: 'lean' },
+      ids: { type: 'string', default: 'ordered' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -172,6 +176,8 @@ async function main(): Promise<void> {
   const batch = num('batch', values.batch, 100, 1, 10_000);
   const client = values.client;
   if (client !== 'lean' && client !== 'autocannon') throw new Error('--client must be lean or autocannon');
+  const ids = values.ids;
+  if (ids !== 'ordered' && ids !== 'random') throw new Error('--ids must be ordered or random');
   const modes = values.modes.split(',').map((m) => m.trim()) as Array<'batch' | 'single' | 'lag' | 'query'>;
   for (const m of modes) if (!['batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
 
@@ -192,7 +198,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     for (let filled = 0; filled < fill; ) {
       const chunk = Math.min(FILL_CHUNK, fill - filled);
-      const r = await runMode(stack, 'fill', { events: chunk, batch, dup, connections: 16 });
+      const r = await runMode(stack, 'fill', { events: chunk, batch, dup, connections: 16, ids });
       if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
       filled += r.events;
       const rate = Math.round(filled / ((performance.now() - started) / 1000));
@@ -209,6 +215,7 @@ async function main(): Promise<void> {
             dup,
             connections: num('connections', values.connections, smoke ? 4 : 16, 1, 1024),
             client,
+            ids,
           }),
         );
       } else if (mode === 'single') {
@@ -218,6 +225,7 @@ async function main(): Promise<void> {
           dup,
           connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
           client,
+          ids,
         });
         singlePeak = r.eventsPerSecond;
         results.push(r);
@@ -229,7 +237,7 @@ async function main(): Promise<void> {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
         results.push(
-          await runMode(stack, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client }),
+          await runMode(stack, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client, ids }),
         );
       }
     }

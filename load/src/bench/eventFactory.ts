@@ -9,14 +9,45 @@ export interface EventFactory {
   readonly unique: number;
 }
 
-export function createEventFactory(runId: string, dupRatio: number, topics = 8): EventFactory {
+/**
+ * How event ids are spelled. `ordered`: `<run>-<n>`, which sort in about the order they are sent,
+ * as time-ordered ids (UUIDv7, ULID, counters) do. `random`: `<run>-<16 hex digits>` scattered
+ * uniformly, as UUIDv4 ids are; every insert then lands on a random page of the primary-key index.
+ */
+export type IdStyle = 'ordered' | 'random';
+
+/** A 32-bit integer hash (murmur3's finaliser): spreads consecutive n over the whole range. */
+function mix32(n: number): number {
+  let h = n | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A random-looking id that is still a function of n, so a duplicate can re-send it. */
+function randomId(n: number): string {
+  return (
+    mix32(n).toString(16).padStart(8, '0') +
+    mix32(n ^ 0x5bd1e995)
+      .toString(16)
+      .padStart(8, '0')
+  );
+}
+
+export function createEventFactory(
+  runId: string,
+  dupRatio: number,
+  ids: IdStyle = 'ordered',
+  topics = 8,
+): EventFactory {
   let generated = 0;
   let unique = 0;
   // Accumulates fractional duplicates so the ratio is exact over the run, not just on average.
   let dupDebt = 0;
   const pad = 'x'.repeat(64);
+  const idOf = ids === 'random' ? randomId : String;
   const eventJson = (id: number) =>
-    `{"topic":"bench-${id % topics}","event_id":"${runId}-${id}","timestamp":"${new Date().toISOString()}",` +
+    `{"topic":"bench-${id % topics}","event_id":"${runId}-${idOf(id)}","timestamp":"${new Date().toISOString()}",` +
     `"source":"bench","payload":{"n":${id},"pad":"${pad}"}}`;
   return {
     body(size) {
