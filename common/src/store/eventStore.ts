@@ -13,7 +13,7 @@ export interface StoredEventRow {
 
 /** The store's counters plus what identifies the store. */
 export interface StoreCounters extends Counters {
-  /** Random id of this database; fast-path keys carry it so a new database ignores old keys. */
+  /** Random id of this database; the Redis counters carry it, so a new database resets them. */
   store_id: string;
   /** When the service was first started on this store (epoch ms). */
   created_at: number;
@@ -48,9 +48,14 @@ export interface BatchToApply {
   claimedBy?: readonly string[];
 }
 
+/** One listed event as `[seq, JSON text of the event as GET /events returns it]`. */
+export type EventJsonRow = [seq: number, json: string];
+
 /** The read side of the store; what an API replica needs. */
 export interface EventStoreReader {
   listEvents(query: ListQuery): StoredEventRow[];
+  /** As `listEvents`, each event already written as JSON by SQLite (the payload spliced in as stored). */
+  listEventsAsJson(query: ListQuery): EventJsonRow[];
   readCounters(): StoreCounters;
   listTopics(): string[];
   countTopics(): number;

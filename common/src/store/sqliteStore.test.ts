@@ -102,6 +102,35 @@ describe('SQLite store', () => {
       expect(row?.payload).to.equal(JSON.stringify(payload));
     }));
 
+  it('lists events as JSON built by SQLite that equals the rows, whatever the strings hold', () =>
+    withStore((store) => {
+      const awkward = ['quote"d', 'back\\slash', 'é😀\u2028\u2029', 'e\u0301 \u202e', '</script>', '{"a":1}'];
+      const payload = JSON.parse('{"__proto__":{"x":1},"n":1.5e300,"s":"\\u0000\\"","big":12345678901234567890}');
+      store.applyBatch(
+        'j',
+        awkward.map((s, i) => ({
+          topic: s,
+          event_id: `${s}-${i}`,
+          timestamp: '2025-01-31T12:00:00+05:30',
+          source: s,
+          payload,
+        })),
+      );
+      for (const query of [
+        { after: 0, limit: 10 },
+        { topic: awkward[1], after: 0, limit: 10 },
+      ]) {
+        const rows = store.listEvents(query);
+        const json = store.listEventsAsJson(query);
+        expect(json.map(([seq]) => seq)).to.deep.equal(rows.map((r) => r.seq));
+        expect(json.map(([, text]) => JSON.parse(text))).to.deep.equal(
+          rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) })),
+        );
+        // The payload is spliced in byte for byte, as it was stored.
+        for (const [i, [, text]] of json.entries()) expect(text).to.include(`"payload":${rows[i]?.payload},`);
+      }
+    }));
+
   it('is shared by two writers and a read-only reader on one file', () =>
     withStore((store, path) => {
       const other = openStoreWriter(path);

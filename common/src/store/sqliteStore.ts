@@ -6,6 +6,7 @@ import type { Event } from '../types.js';
 import type {
   ApplyOutcome,
   BatchToApply,
+  EventJsonRow,
   EventStoreReader,
   EventStoreWriter,
   ListQuery,
@@ -14,7 +15,13 @@ import type {
 } from './eventStore.js';
 import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
-import { COUNT_EVENTS, LIST_EVENTS, LIST_EVENTS_OF_TOPIC } from './sql/listEvents.js';
+import {
+  COUNT_EVENTS,
+  LIST_EVENTS,
+  LIST_EVENTS_JSON,
+  LIST_EVENTS_OF_TOPIC,
+  LIST_EVENTS_OF_TOPIC_JSON,
+} from './sql/listEvents.js';
 import { IS_JOB_APPLIED, MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
 import { CREATE_SCHEMA, INIT_COUNTERS, SCHEMA_VERSION } from './sql/schema.js';
 import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
@@ -32,6 +39,8 @@ function prepareReads(db: Db) {
   return {
     list: db.prepare<[number, number], StoredEventRow>(LIST_EVENTS),
     listOfTopic: db.prepare<[string, number, number], StoredEventRow>(LIST_EVENTS_OF_TOPIC),
+    listJson: db.prepare<[number, number], EventJsonRow>(LIST_EVENTS_JSON).raw(),
+    listOfTopicJson: db.prepare<[string, number, number], EventJsonRow>(LIST_EVENTS_OF_TOPIC_JSON).raw(),
     counters: db.prepare<[], StoreCounters>(READ_COUNTERS),
     topics: db.prepare<[], { topic: string }>(LIST_TOPICS).pluck(),
     topicCount: db.prepare<[], number>(COUNT_TOPICS).pluck(),
@@ -48,6 +57,12 @@ class SqliteReader implements EventStoreReader {
 
   listEvents({ topic, after, limit }: ListQuery): StoredEventRow[] {
     return topic === undefined ? this.reads.list.all(after, limit) : this.reads.listOfTopic.all(topic, after, limit);
+  }
+
+  listEventsAsJson({ topic, after, limit }: ListQuery): EventJsonRow[] {
+    return topic === undefined
+      ? this.reads.listJson.all(after, limit)
+      : this.reads.listOfTopicJson.all(topic, after, limit);
   }
 
   readCounters(): StoreCounters {
