@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { freePort, runHttpLoad } from '@aggregator/load';
 import { expect } from 'chai';
 
@@ -102,5 +102,50 @@ describe('benchmark load generator', () => {
       connections: 2,
     });
     expect(result).to.include({ requests: 5, errors: 5 });
+  });
+
+  it('follows Connection: close without counting an error, and fails a reply it cannot frame instead of hanging', async () => {
+    // A raw server: each request gets the next canned reply.
+    const replies = [
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\n\r\n{"until":"close"}',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    ];
+    let next = 0;
+    const sockets = new Set<Socket>();
+    const server = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk: Buffer) => {
+        if (!chunk.includes('\r\n\r\n')) return;
+        const reply = replies[next++] as string;
+        if (reply.includes('Connection: close')) socket.end(reply);
+        else socket.write(reply);
+      });
+      socket.on('error', () => {});
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const result = await runHttpLoad({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        method: 'GET',
+        request: () => ({ path: '/' }),
+        requests: 4,
+        connections: 1,
+      });
+      // 1: ok, then closed by the server; 2: bad chunk size; 3: no framing; 4: ok.
+      expect(result).to.include({ requests: 4, errors: 2, non2xx: 0 });
+      expect(sockets.size).to.equal(4); // a new connection after the close and after each failure
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('refuses options that could never finish', () => {
+    const base = { url: 'http://127.0.0.1:1', method: 'GET' as const, request: () => ({ path: '/' }) };
+    expect(() => runHttpLoad({ ...base, connections: 0, requests: 1 })).to.throw(/connections/);
+    expect(() => runHttpLoad({ ...base, connections: 1 })).to.throw(/requests/);
   });
 });

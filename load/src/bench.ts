@@ -98,7 +98,11 @@ async function runMode(
   // Pre-built bodies keep the generator's CPU out of the figures (the fill is too big to hold), but
   // their timestamps are from before the run: lag is measured only where bodies are built at send.
   const pregenerate = mode === 'batch' || mode === 'single';
+  // Built before the CPU is sampled, so the generator's figure is sending and reading only.
+  const bodies = pregenerate ? Array.from({ length: requests }, () => factory.body(opts.batch)) : undefined;
   const pids = { api: stack.api.pid, workers: stack.workers.map((w) => w.pid), redis: stack.redis?.child.pid };
+  // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
+  // a core in the API and the generator.
   const cpuBefore = sampleCpu(pids);
   const started = performance.now();
   const load = await runLoad(factory, {
@@ -107,7 +111,7 @@ async function runMode(
     batch: opts.batch,
     connections: opts.connections,
     rate: opts.rate,
-    pregenerate,
+    bodies,
     client: opts.client,
   });
   const sent = factory.generated;

@@ -30,19 +30,25 @@ export interface HttpLoadResult {
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 
-/** Where a chunked body that starts at `start` ends, or -1 while it is incomplete. */
+/** A reply whose framing cannot be read; its connection is dropped and the request counted as an error. */
+const BROKEN = -2;
+const INCOMPLETE = -1;
+
+/** Where a chunked body that starts at `start` ends, INCOMPLETE while it is, or BROKEN. */
 function chunkedEnd(buffer: Buffer, start: number): number {
   let at = start;
   for (;;) {
     const lineEnd = buffer.indexOf(CRLF, at);
-    if (lineEnd < 0) return -1;
-    const size = Number.parseInt(buffer.toString('latin1', at, lineEnd), 16);
+    if (lineEnd < 0) return INCOMPLETE;
+    const sizeText = buffer.toString('latin1', at, lineEnd);
+    if (!/^[0-9a-f]+(;.*)?$/i.test(sizeText)) return BROKEN;
+    const size = Number.parseInt(sizeText, 16);
     if (size === 0) {
       // The last chunk, then (no trailers from this service) the empty line.
-      return buffer.length >= lineEnd + 4 ? lineEnd + 4 : -1;
+      return buffer.length >= lineEnd + 4 ? lineEnd + 4 : INCOMPLETE;
     }
     at = lineEnd + 2 + size + 2;
-    if (buffer.length < at) return -1;
+    if (buffer.length < at) return INCOMPLETE;
   }
 }
 
@@ -58,6 +64,12 @@ function chunkedEnd(buffer: Buffer, start: number): number {
  * request that fails (connection error, reset, timeout) is counted and not retried.
  */
 export function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
+  if (!Number.isInteger(options.connections) || options.connections < 1) {
+    throw new RangeError('connections must be a whole number of at least 1');
+  }
+  if (options.requests === undefined && options.durationSeconds === undefined) {
+    throw new RangeError('give requests, durationSeconds, or both');
+  }
   const { hostname, port } = new URL(options.url);
   const host = `${hostname}:${port}`;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -134,6 +146,7 @@ export function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
         const headerEnd = this.#buffer.indexOf(HEADER_END);
         if (headerEnd < 0) return;
         const headers = this.#buffer.toString('latin1', 0, headerEnd);
+        const status = Number(headers.slice(9, 12));
         const bodyStart = headerEnd + HEADER_END.length;
         const length = /\r\ncontent-length: *(\d+)/i.exec(headers)?.[1];
         const end =
@@ -141,10 +154,16 @@ export function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
             ? bodyStart + Number(length)
             : /\r\ntransfer-encoding: *chunked/i.test(headers)
               ? chunkedEnd(this.#buffer, bodyStart)
-              : bodyStart;
-        if (end < 0 || this.#buffer.length < end) return;
-        const status = Number(headers.slice(9, 12));
+              : status === 204 || status === 304
+                ? bodyStart
+                : BROKEN; // a body that ends with the connection: not something this service sends
+        if (end === BROKEN || !Number.isInteger(status)) {
+          this.fail('error');
+          return;
+        }
+        if (end === INCOMPLETE || this.#buffer.length < end) return;
         this.#buffer = this.#buffer.subarray(end);
+        if (/\r\nconnection: *close/i.test(headers)) this.#drop(); // the next request gets a new one
         this.#complete(status >= 200 && status < 300 ? 'ok' : 'non2xx');
       }
 
@@ -161,18 +180,20 @@ export function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
 
       /** The request in flight failed: count it, drop the socket, go on with a new one. */
       fail(outcome: 'error' | 'timeout'): void {
-        const socket = this.socket;
-        this.socket = undefined;
-        socket?.destroy();
+        this.#drop();
         this.#complete(outcome);
+      }
+
+      #drop(): void {
+        const socket = this.socket;
+        this.socket = undefined; // first, so its 'close' is not taken for a failure
+        socket?.destroy();
       }
 
       close(): void {
         if (this.#done) return;
         this.#done = true;
-        const socket = this.socket;
-        this.socket = undefined;
-        socket?.destroy();
+        this.#drop();
         if (--open === 0) finish();
       }
     }

@@ -11,8 +11,8 @@ export interface LoadOptions {
   connections: number;
   /** Requests per second over all connections; unlimited when absent. */
   rate?: number;
-  /** Build every body before sending (keeps the generator's CPU out of the measurement). */
-  pregenerate: boolean;
+  /** Bodies built beforehand (request i sends `bodies[i]`); built one by one as they are sent when absent. */
+  bodies?: readonly string[];
   /** `lean` (the default): the benchmark's own generator; `autocannon`: to cross-check it. */
   client?: 'lean' | 'autocannon';
 }
@@ -21,8 +21,8 @@ export type LoadResult = HttpLoadResult;
 
 /** Sends `requests` publish requests and reports the generator's figures. */
 export async function runLoad(factory: EventFactory, options: LoadOptions): Promise<LoadResult> {
-  const bodies = options.pregenerate ? Array.from({ length: options.requests }, () => factory.body(options.batch)) : [];
-  const body = (i: number) => (options.pregenerate ? (bodies[i] as string) : factory.body(options.batch));
+  const { bodies } = options;
+  const body = (i: number) => (bodies ? (bodies[i] as string) : factory.body(options.batch));
   if (options.client !== 'autocannon') {
     return runHttpLoad({
       url: options.url,
