@@ -95,10 +95,10 @@ async function runMode(
   const before = await stats(url);
   const seqBefore = maxSeq(stack.env.SQLITE_PATH as string);
   const requests = Math.ceil(opts.events / opts.batch);
-  // Pre-built bodies keep the generator's CPU out of the figures (the fill is too big to hold), but
-  // their timestamps are from before the run: lag is measured only where bodies are built at send.
+  // Bodies built before the CPU is sampled keep their building out of the figures (the fill is too
+  // big to hold), but their timestamps are from before the run: lag is measured only where bodies
+  // are built as they are sent.
   const pregenerate = mode === 'batch' || mode === 'single';
-  // Built before the CPU is sampled, so the generator's figure is sending and reading only.
   const bodies = pregenerate ? Array.from({ length: requests }, () => factory.body(opts.batch)) : undefined;
   const pids = { api: stack.api.pid, workers: stack.workers.map((w) => w.pid), redis: stack.redis?.child.pid };
   // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
