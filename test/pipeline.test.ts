@@ -1,5 +1,5 @@
 import type { Stats } from '@aggregator/api';
-import type { Event } from '@aggregator/common';
+import { type Event, publishCounters, readMirroredCounters } from '@aggregator/common';
 import { expect } from 'chai';
 import { makeEvent, withStack } from './support/withStack.js';
 
@@ -99,6 +99,22 @@ describe('fast path', () => {
       expect(await stack.settle(2)).to.include({ unique_processed: 2, duplicate_dropped: 0 });
       const events = (await stack.request({ method: 'GET', url: '/events' })).json() as Event[];
       expect(events.map((row) => row.event_id)).to.include(e.event_id);
+    }));
+});
+
+describe('counters mirror', () => {
+  it('publishes the counters and more topics than one script call takes, in one pipeline', () =>
+    withStack({ workers: 0 }, async (stack) => {
+      const topics = Array.from({ length: 2500 }, (_, i) => `topic-${i}`);
+      const counters = { received: 5, unique_processed: 4, duplicate_dropped: 1, created_at: 1, store_id: 's' };
+      await publishCounters(stack.redis, stack.keys, counters, topics);
+      expect(await stack.redis.scard(stack.keys.topics)).to.equal(2500);
+      expect(await readMirroredCounters(stack.redis, stack.keys)).to.deep.equal({
+        received: 5,
+        unique_processed: 4,
+        duplicate_dropped: 1,
+        created_at: 1,
+      });
     }));
 });
 

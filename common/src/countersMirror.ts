@@ -1,15 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { withScripts } from './scripts.js';
+import { type ScriptCommands, withScripts } from './scripts.js';
 import type { EventStoreReader, StoreCounters } from './store/eventStore.js';
 import type { Counters } from './types.js';
 
 // Lua's unpack() has a stack limit of a few thousand values; stay well under it.
 const TOPICS_PER_CALL = 1000;
 
+type PipelineResult = Array<[Error | null, unknown]> | null;
+
 /**
  * Publishes the store's totals to the Redis stats hash (see lua/publishCounters.ts: the largest
- * value wins, so publishing late or twice is harmless) and adds `topics` to the topic set.
+ * value wins, so publishing late or twice is harmless) and adds `topics` to the topic set, in one
+ * round trip (a pipeline of one script call per 1,000 topics).
  */
 export async function publishCounters(
   redis: Redis,
@@ -17,23 +20,10 @@ export async function publishCounters(
   counters: StoreCounters,
   topics: readonly string[] = [],
 ): Promise<void> {
-  const scripts = withScripts(redis);
-  for (const args of publishCountersCalls(keys, counters, topics)) await scripts.publishCounters(...args);
-}
-
-/**
- * The argument lists of the `publishCounters` script calls that publish `counters` and `topics`
- * (one call per 1,000 topics), for callers that send them in a pipeline.
- */
-export function publishCountersCalls(
-  keys: Keys,
-  counters: StoreCounters,
-  topics: readonly string[],
-): Array<Array<string | number>> {
-  const calls: Array<Array<string | number>> = [];
+  const pipeline = withScripts(redis).pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
   let offset = 0;
   do {
-    calls.push([
+    pipeline.publishCounters(
       keys.stats,
       keys.topics,
       counters.received,
@@ -42,10 +32,12 @@ export function publishCountersCalls(
       counters.created_at,
       counters.store_id,
       ...topics.slice(offset, offset + TOPICS_PER_CALL),
-    ]);
+    );
     offset += TOPICS_PER_CALL;
   } while (offset < topics.length);
-  return calls;
+  const results = await pipeline.exec();
+  const failed = results?.find(([error]) => error !== null);
+  if (!results || failed) throw failed?.[0] ?? new Error('the Redis pipeline was discarded');
 }
 
 /** The mirrored counters, or undefined when Redis has none (fresh, or its data was lost). */

@@ -17,7 +17,6 @@ export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, l
 export {
   type MirroredCounters,
   publishCounters,
-  publishCountersCalls,
   readMirroredCounters,
   resyncFromStore,
 } from './countersMirror.js';

@@ -110,6 +110,7 @@ export async function withStack<T>(
             store: storeWriter,
             committer: new GroupCommitter(storeWriter),
             keys,
+            redis: workerRedis,
             fastPath: new FastPath(workerRedis, keys, config.DEDUP_TTL_SECONDS),
             failpoints: parseFailpoints(undefined),
           },

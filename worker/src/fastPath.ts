@@ -1,14 +1,4 @@
-import {
-  type Event,
-  type Keys,
-  publishCountersCalls,
-  type Redis,
-  type ScriptCommands,
-  type StoreCounters,
-  withScripts,
-} from '@aggregator/common';
-
-type PipelineResult = Array<[Error | null, unknown]> | null;
+import { type Event, type Keys, type Redis, withScripts } from '@aggregator/common';
 
 /**
  * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): each
@@ -36,17 +26,5 @@ export class FastPath {
    */
   claim(dedupKeys: readonly string[], jobId: string): Promise<string[]> {
     return this.#scripts.fastPathClaim(dedupKeys.length, ...dedupKeys, jobId, this.ttlSeconds);
-  }
-
-  /**
-   * Publishes a job's counters and topics to the Redis stats hash, in one round trip (a pipeline
-   * when there are more than 1,000 topics).
-   */
-  async publish(counters: StoreCounters, topics: readonly string[]): Promise<void> {
-    const pipeline = this.#scripts.pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
-    for (const args of publishCountersCalls(this.keys, counters, topics)) pipeline.publishCounters(...args);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (!results || failed) throw failed?.[0] ?? new Error('the Redis pipeline was discarded');
   }
 }

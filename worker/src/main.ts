@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       store,
       committer: new GroupCommitter(store),
       keys,
+      redis,
       fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
       failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
       metrics,

@@ -1,4 +1,13 @@
-import type { ApplyOutcome, BatchJobData, EventStoreWriter, Failpoints, Keys, Metrics } from '@aggregator/common';
+import {
+  type ApplyOutcome,
+  type BatchJobData,
+  type EventStoreWriter,
+  type Failpoints,
+  type Keys,
+  type Metrics,
+  publishCounters,
+  type Redis,
+} from '@aggregator/common';
 import type { FastPath } from './fastPath.js';
 import type { GroupCommitter } from './groupCommit.js';
 
@@ -7,6 +16,8 @@ export interface ProcessDeps {
   /** Applies jobs to the store, several per transaction when they arrive together. */
   committer: GroupCommitter;
   fastPath: FastPath;
+  /** Where the counters are published (the worker's connection). */
+  redis: Redis;
   keys: Keys;
   failpoints: Failpoints;
   /** Per-replica metrics; absent in tests that do not look at them. */
@@ -39,7 +50,7 @@ export async function processBatch(deps: ProcessDeps, jobId: string, data: Batch
   endTransaction?.();
   deps.failpoints.hit('worker.after-commit');
 
-  await deps.fastPath.publish(outcome.counters, outcome.topics);
+  await publishCounters(deps.redis, deps.keys, outcome.counters, outcome.topics);
   deps.failpoints.hit('worker.after-counters');
   if (deps.metrics && outcome.firstApplication) {
     deps.metrics.jobEvents.observe(events.length);
