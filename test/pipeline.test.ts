@@ -1,5 +1,6 @@
 import type { Stats } from '@aggregator/api';
 import { type Event, publishCounters, readMirroredCounters } from '@aggregator/common';
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { makeEvent, withStack } from './support/withStack.js';
 
@@ -88,6 +89,23 @@ describe('fast path', () => {
       expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
       // The copy did not rewrite the claim.
       expect(await stack.redis.get(stack.keys.dedup(e.topic, e.event_id))).to.equal(holder);
+    }));
+
+  it('drops a later copy on the claim alone, without the store looking for the row', () =>
+    withStack({}, async (stack) => {
+      const e = makeEvent();
+      await stack.publish(e);
+      await stack.settle(1);
+      // Remove the stored row behind the service's back: only the fast path can still drop the copy.
+      const db = new Database(stack.config.SQLITE_PATH);
+      try {
+        db.prepare('DELETE FROM events WHERE topic = ? AND event_id = ?').run(e.topic, e.event_id);
+      } finally {
+        db.close();
+      }
+      await stack.publish(e);
+      expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
+      expect((await stack.request({ method: 'GET', url: '/events' })).json()).to.deep.equal([]);
     }));
 
   it('never skips an event for a claim by a job the store has not applied', () =>

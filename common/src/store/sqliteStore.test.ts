@@ -60,6 +60,24 @@ describe('SQLite store', () => {
       expect(store.countEvents()).to.equal(2);
     }));
 
+  it('does not even ask the primary key about an event vouched for by an applied job', () =>
+    withStore((store) => {
+      // 'j1' is applied but never stored ('a','1'): only the claim can make j2 drop it, so this
+      // shows the skip itself (the cases above would pass on the primary key alone).
+      store.applyBatch('j1', [event('a', '0')]);
+      const [alone] = store.applyBatches([{ jobId: 'j2', events: [event('a', '1')], claimedBy: ['j1'] }]);
+      expect(alone).to.include({ inserted: 0, duplicates: 1 });
+      const [, grouped] = store.applyBatches([
+        { jobId: 'j3', events: [event('b', '0')], claimedBy: [''] },
+        { jobId: 'j4', events: [event('b', '1')], claimedBy: ['j3'] },
+      ]);
+      expect(grouped).to.include({ inserted: 0, duplicates: 1 });
+      expect(store.listEvents({ after: 0, limit: 10 }).map((r) => `${r.topic}${r.event_id}`)).to.deep.equal([
+        'a0',
+        'b0',
+      ]);
+    }));
+
   it('lets the primary key decide events claimed by a job that is not applied here, or by itself', () =>
     withStore((store) => {
       // 'ghost' claimed the pairs and died before its commit (or was applied in another store).
