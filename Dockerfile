@@ -82,4 +82,6 @@ FROM runtime AS api
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs", "api"]
-CMD ["node", "api/dist/main.js"]
+# The same V8 flags as API_NODE_FLAGS in load/src/stack/services.ts: they hold the API's peak RSS
+# near 125 MB instead of 170–180 MB, for a few per cent more CPU (README, "Memory").
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "api/dist/main.js"]

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { loadConfig } from '@aggregator/common';
+import { API_NODE_FLAGS } from '@aggregator/load';
 import { expect } from 'chai';
 import {
   type ComposeFile,
@@ -102,7 +103,11 @@ describe('docker-compose.yml', () => {
     expect(targetOf('api')).to.equal('api');
     expect(targetOf('worker')).to.equal('worker');
     expect(names).to.include.members(['api', 'worker']);
-    expect(effective(stages, 'api', 'CMD')).to.equal('["node", "api/dist/main.js"]');
+    expect(JSON.parse(effective(stages, 'api', 'CMD') ?? '')).to.deep.equal([
+      'node',
+      ...API_NODE_FLAGS,
+      'api/dist/main.js',
+    ]);
     expect(effective(stages, 'worker', 'CMD')).to.equal('["node", "worker/dist/main.js"]');
   });
 
