@@ -18,10 +18,27 @@ describe('npm run bench (smoke)', function () {
       results: Array<{ mode: string; exact: boolean; errors: number }>;
       queries: { errors: number };
       memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
+      ceilings: {
+        http: Array<{ server: string; requests: number; errors: number }>;
+        sqlite: { rows: number };
+        store: { events: number; rowsPerSecond: number };
+        redis: { claims: number; redisCpuUsPerClaim: number };
+        bullmq: { jobs: number; jobsPerSecond: number };
+      };
     };
     expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag']);
     for (const r of report.results) expect(r, r.mode).to.include({ exact: true, errors: 0 });
     expect(report.queries.errors).to.equal(0);
     expect(report.memory.workerPeakRssMb[0]).to.be.a('number').above(0);
+    const { http, sqlite, store, redis, bullmq } = report.ceilings;
+    expect(http.map((h) => h.server)).to.deep.equal(['http', 'koa']);
+    for (const h of http) expect(h, h.server).to.include({ requests: 300, errors: 0 });
+    // 2,000 events at 20 % duplicates: 1,600 distinct pairs.
+    expect(sqlite.rows).to.equal(1600);
+    expect(store.events).to.equal(2000);
+    expect(store.rowsPerSecond).to.be.above(0);
+    expect(redis.claims).to.equal(2000);
+    expect(bullmq).to.include({ jobs: 200 });
+    expect(bullmq.jobsPerSecond).to.be.above(0);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilings.js';
 import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
 import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
 import { type QueryResult, runQueries } from './bench/queryLoad.js';
@@ -17,7 +18,10 @@ drives it with a lean HTTP load generator, waits until every event is stored and
 the counters are exact, and prints a table and one JSON line (CPU µs/event: the CPU time each part
 used, divided by the events of the mode).
 
-  --modes LIST        batch,single,lag,query (comma-separated)    default batch,single,lag,query
+  --modes LIST        ceiling,batch,single,lag,query (comma-separated; default all of them)
+                      ceiling: what this machine allows without the service, in this run: no-op
+                      node:http and Koa servers under the single-event load, the store alone,
+                      pipelined Redis SET NX, no-op BullMQ jobs
                       query: GET /events?topic=&after=<random>&limit=100 for --query-seconds
   --events N          events per mode (batch and single)          default 200000 / 60000
   --batch N           events per request in batch mode            default 100
@@ -148,7 +152,7 @@ async function runMode(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      modes: { type: 'string', default: 'batch,single,lag,query' },
+      modes: { type: 'string', default: 'ceiling,batch,single,lag,query' },
       'query-seconds': { type: 'string' },
       events: { type: 'string' },
       batch: { type: 'string', default: '100' },
@@ -182,8 +186,10 @@ async function main(): Promise<void> {
   if (client !== 'lean' && client !== 'autocannon') throw new Error('--client must be lean or autocannon');
   const ids = values.ids;
   if (ids !== 'ordered' && ids !== 'random') throw new Error('--ids must be ordered or random');
-  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'batch' | 'single' | 'lag' | 'query'>;
-  for (const m of modes) if (!['batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
+  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'ceiling' | 'batch' | 'single' | 'lag' | 'query'>;
+  for (const m of modes) {
+    if (!['ceiling', 'batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'aggregator-bench-'));
   const stack = await startLocalStack({
@@ -195,6 +201,7 @@ async function main(): Promise<void> {
   });
   const results: ModeResult[] = [];
   let queries: (QueryResult & { storedEvents: number }) | undefined;
+  let ceilings: Ceilings | undefined;
   try {
     let singlePeak = 0;
     const fill = num('fill', values.fill, 0, 0, 1e9);
@@ -211,7 +218,18 @@ async function main(): Promise<void> {
       );
     }
     for (const mode of modes) {
-      if (mode === 'batch') {
+      if (mode === 'ceiling') {
+        ceilings = await measureCeilings({
+          dir,
+          redisUrl: stack.redisUrl,
+          redisPid: stack.redis?.child.pid,
+          requests: smoke ? 300 : 20_000,
+          connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
+          events: smoke ? 2000 : 200_000,
+          jobs: smoke ? 200 : 20_000,
+          dup,
+        });
+      } else if (mode === 'batch') {
         results.push(
           await runMode(stack, 'batch', {
             events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
@@ -251,14 +269,16 @@ async function main(): Promise<void> {
       redisMb: await redisMemoryMb(stack.redisUrl),
     };
     printTable(results, memory);
+    for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
       process.stdout.write(
         `query: GET /events?topic=&after=<random>&limit=100 over ${queries.storedEvents} stored events: ` +
           `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
       );
     }
-    process.stdout.write(`${JSON.stringify({ results, queries, memory })}\n`);
-    if (!results.every((r) => r.exact) || (queries?.errors ?? 0) > 0) process.exitCode = 1;
+    process.stdout.write(`${JSON.stringify({ results, queries, memory, ceilings })}\n`);
+    const ceilingErrors = ceilings?.http.reduce((sum, h) => sum + h.errors, 0) ?? 0;
+    if (!results.every((r) => r.exact) || (queries?.errors ?? 0) > 0 || ceilingErrors > 0) process.exitCode = 1;
   } finally {
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
