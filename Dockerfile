@@ -2,7 +2,7 @@
 
 # The aggregator image. One build, two runnable targets that differ only in CMD and HEALTHCHECK:
 #
-#   docker build --target api -t aggregator-api .        # node api/dist/main.js (default target)
+#   docker build --target api -t aggregator-api .        # node <V8 flags> api/dist/main.js (default)
 #   docker build --target worker -t aggregator-worker .  # node worker/dist/main.js
 #
 # Separate targets rather than one image guessing its role: each image's HEALTHCHECK checks the
@@ -83,5 +83,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs", "api"]
 # The same V8 flags as API_NODE_FLAGS in load/src/stack/services.ts: they hold the API's peak RSS
-# near 125 MB instead of 170–180 MB, for a few per cent more CPU (README, "Memory").
+# at about 125–130 MB instead of 150–177 MB, for a few per cent more CPU (README, "Memory").
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "api/dist/main.js"]

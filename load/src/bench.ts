@@ -21,14 +21,15 @@ used, divided by the events of the mode).
   --modes LIST        batch,single,lag,query,ceiling (comma-separated; default all of them,
                       in this order)
                       ceiling: what this machine allows without the service, in this run: no-op
-                      node:http and Koa servers under the single-event load, SQLite and the
-                      store alone, redis-benchmark, no-op BullMQ jobs. Last, so that the Redis
-                      writes it makes cannot bring an AOF rewrite into the other modes
+                      node:http and Koa servers (20,000 one-event requests each, lean
+                      generator), SQLite and the store alone (200,000 events), redis-benchmark,
+                      20,000 no-op BullMQ jobs. Last, so that the Redis writes it makes cannot
+                      bring an AOF rewrite into the other modes
                       query: GET /events?topic=&after=<random>&limit=100 for --query-seconds
   --events N          events per mode (batch and single)          default 200000 / 60000
   --batch N           events per request in batch mode            default 100
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
-  --connections N     connections in batch / single mode          default 16 / 64
+  --connections N     connections in batch / single and ceiling   default 16 / 64
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
   --lag-seconds N     duration of lag mode                        default 10
   --query-seconds N   duration of query mode                      default 5
