@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Event } from '@aggregator/common';
-import { EventSource, freePort, type ManagedChild, planEvents, startLocalStack } from '@aggregator/load';
+import {
+  API_NODE_FLAGS,
+  EventSource,
+  freePort,
+  type ManagedChild,
+  planEvents,
+  startLocalStack,
+} from '@aggregator/load';
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { pairKey, produce } from './support/producer.js';
@@ -188,6 +196,15 @@ describe('cluster: API replicas and workers sharing one store (processes)', func
           { what: 'received == 55 with 3 live workers' },
         );
         expect(stats).to.include({ received: 55, unique_processed: 50, duplicate_dropped: 5, workers: 3 });
+        // The replicas run with the API's V8 flags, which the primary passes on when it forks them.
+        const replicas = readFileSync(`/proc/${local.api.pid}/task/${local.api.pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/);
+        expect(replicas).to.have.length(3);
+        for (const pid of replicas) {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          expect(argv, `replica ${pid}`).to.include.members([...API_NODE_FLAGS]);
+        }
       } finally {
         await local.stop();
       }
