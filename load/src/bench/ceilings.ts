@@ -12,7 +12,7 @@ import { ManagedChild } from '../stack/childProcess.js';
 import { API_NODE_FLAGS } from '../stack/services.js';
 import { createEventFactory } from './eventFactory.js';
 import { runHttpLoad } from './httpLoad.js';
-import { cpuSeconds } from './measure.js';
+import { cpuSeconds, selfCpuSeconds } from './measure.js';
 
 /**
  * What this machine allows without the service, measured in the same run as the modes (a VM's
@@ -72,17 +72,16 @@ const CHUNK = 1000;
 const WARM_UP_REQUESTS = 2000;
 
 const us = (seconds: number, count: number) => Math.round((seconds * 1e6) / count);
-const selfCpu = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
 
 /** Measures every ceiling, one after another, on the stack's Redis and in `options.dir`. */
 export async function measureCeilings(options: CeilingOptions): Promise<Ceilings> {
+  const http = [await httpCeiling('http', options), await httpCeiling('koa', options)];
+  // Built after the HTTP load, so it runs without them in memory; the same events go to both stores.
+  const chunks = eventChunks(options);
   return {
-    http: [await httpCeiling('http', options), await httpCeiling('koa', options)],
-    sqlite: sqliteCeiling(options),
-    store: storeCeiling(options),
+    http,
+    sqlite: sqliteCeiling(options, chunks),
+    store: storeCeiling(options, chunks),
     redis: await redisCeiling(options),
     bullmq: await bullmqCeiling(options),
   };
@@ -108,7 +107,7 @@ async function httpCeiling(server: 'http' | 'koa', options: CeilingOptions): Pro
       });
     // Untimed, so the server's code is optimised as the service's is by the modes before it.
     await load(Math.min(WARM_UP_REQUESTS, options.requests));
-    const before = { load: selfCpu(), server: cpuSeconds(child.pid) };
+    const before = { load: selfCpuSeconds(), server: cpuSeconds(child.pid) };
     const result = await load(options.requests);
     return {
       server,
@@ -118,7 +117,7 @@ async function httpCeiling(server: 'http' | 'koa', options: CeilingOptions): Pro
       p99Ms: result.latencyP99,
       errors: result.errors + result.non2xx + result.timeouts,
       cpuUsPerRequest: {
-        load: us(selfCpu() - before.load, result.requests),
+        load: us(selfCpuSeconds() - before.load, result.requests),
         server: us(cpuSeconds(child.pid) - before.server, result.requests),
       },
     };
@@ -143,7 +142,8 @@ function removeDatabase(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
 }
 
-function sqliteCeiling(options: CeilingOptions): Ceilings['sqlite'] {
+/** SQLite itself: `chunks` into a table with only the primary key. */
+function sqliteCeiling(options: CeilingOptions, chunks: readonly Event[][]): Ceilings['sqlite'] {
   const path = join(options.dir, 'ceiling-plain.db');
   const db = new Database(path);
   try {
@@ -151,12 +151,11 @@ function sqliteCeiling(options: CeilingOptions): Ceilings['sqlite'] {
     db.pragma('synchronous = FULL');
     db.exec('CREATE TABLE t (topic TEXT, event_id TEXT, payload TEXT, PRIMARY KEY (topic, event_id))');
     const insert = db.prepare('INSERT INTO t VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
-    const insertAll = db.transaction((events: Event[]) => {
+    const insertAll = db.transaction((events: readonly Event[]) => {
       let rows = 0;
       for (const e of events) rows += insert.run(e.topic, e.event_id, JSON.stringify(e.payload)).changes;
       return rows;
     });
-    const chunks = eventChunks(options);
     const started = performance.now();
     let rows = 0;
     for (const events of chunks) rows += insertAll(events);
@@ -167,12 +166,12 @@ function sqliteCeiling(options: CeilingOptions): Ceilings['sqlite'] {
   }
 }
 
-function storeCeiling(options: CeilingOptions): Ceilings['store'] {
+/** The store's writer alone, one transaction per chunk (a separate file: the same pairs are new to it). */
+function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Ceilings['store'] {
   const path = join(options.dir, 'ceiling-store.db');
   const store = openStoreWriter(path);
   try {
-    const chunks = eventChunks(options);
-    const cpu = selfCpu();
+    const cpu = selfCpuSeconds();
     const started = performance.now();
     let rows = 0;
     for (const events of chunks) rows += store.applyBatch(randomUUID(), events).inserted;
@@ -182,7 +181,7 @@ function storeCeiling(options: CeilingOptions): Ceilings['store'] {
       rows,
       eventsPerSecond: Math.round(options.events / seconds),
       rowsPerSecond: Math.round(rows / seconds),
-      cpuUsPerEvent: us(selfCpu() - cpu, options.events),
+      cpuUsPerEvent: us(selfCpuSeconds() - cpu, options.events),
     };
   } finally {
     store.close();
@@ -271,7 +270,7 @@ async function bullmqCeiling(options: CeilingOptions): Promise<Ceilings['bullmq'
   );
   try {
     await worker.waitUntilReady();
-    const cpu = { node: selfCpu(), redis: cpuSeconds(options.redisPid) };
+    const cpu = { node: selfCpuSeconds(), redis: cpuSeconds(options.redisPid) };
     const started = performance.now();
     for (let n = 0; n < options.jobs; n += CHUNK) {
       const count = Math.min(CHUNK, options.jobs - n);
@@ -283,7 +282,7 @@ async function bullmqCeiling(options: CeilingOptions): Promise<Ceilings['bullmq'
       jobs: done,
       jobsPerSecond: Math.round(done / seconds),
       cpuUsPerJob: {
-        node: us(selfCpu() - cpu.node, done),
+        node: us(selfCpuSeconds() - cpu.node, done),
         redis: us(cpuSeconds(options.redisPid) - cpu.redis, done),
       },
     };

@@ -91,12 +91,17 @@ const CLOCK_TICKS = 100;
 
 export type CpuSample = Record<'load' | 'api' | 'worker' | 'redis', number>;
 
+/** CPU time (user + system) this process has used so far, in seconds. */
+export function selfCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 /** CPU seconds used so far by each part of the stack (the API's cluster replicas included). */
 export function sampleCpu(pids: { api: number | undefined; workers: Array<number | undefined>; redis?: number }) {
-  const usage = process.cpuUsage();
   const sum = (list: Array<number | undefined>) => list.reduce<number>((total, pid) => total + cpuSeconds(pid), 0);
   return {
-    load: (usage.user + usage.system) / 1e6,
+    load: selfCpuSeconds(),
     api: sum(treePids(pids.api)),
     worker: sum(pids.workers),
     redis: cpuSeconds(pids.redis),
