@@ -5,9 +5,9 @@
  * JSON array of BATCH_SIZE events and retries 429, 503 and network errors (honouring Retry-After)
  * until it is acknowledged.
  *
- * Teardown check (lib/verifyRun.js): exact. After the queue drains, Δreceived and
- * Δunique_processed both equal completed iterations × BATCH_SIZE (DUP_RATIO defaults to 0), and
- * the events stored under the run's topics are exactly the ones sent.
+ * Counter check (lib/verifyRun.js and the verify_* thresholds): exact. After the queue drains,
+ * Δreceived and Δunique_processed both equal acknowledged iterations × BATCH_SIZE (DUP_RATIO
+ * defaults to 0), and the events stored under the run's topics are exactly the ones sent.
  *
  * Environment (`k6 run -e NAME=value`), defaults in brackets:
  *   VUS [10]             virtual users

@@ -9,8 +9,8 @@
  * fresh exactly once in the run, so each duplicate adds exactly one to duplicate_dropped, whichever
  * copy the workers store first, even with many VUs racing.
  *
- * Teardown check (lib/verifyRun.js): exact. With M = completed iterations × BATCH_SIZE and
- * D = floor(M·DUP_RATIO): Δreceived == M, Δduplicate_dropped == D, Δunique_processed == M - D,
+ * Counter check (lib/verifyRun.js and the verify_* thresholds): exact. With M = acknowledged
+ * iterations × BATCH_SIZE and D = floor(M·DUP_RATIO): Δreceived == M, Δduplicate_dropped == D, Δunique_processed == M - D,
  * and the events stored under the run's topics are exactly the M - D fresh ones.
  *
  * Environment (`k6 run -e NAME=value`), defaults in brackets:

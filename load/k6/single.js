@@ -5,8 +5,8 @@
  * event to /publish and retries 429, 503 and network errors (honouring Retry-After) until it is
  * acknowledged. BATCH_SIZE is ignored here.
  *
- * Teardown check (lib/verifyRun.js): exact. After the queue drains, Δreceived and
- * Δunique_processed both equal the number of completed iterations (DUP_RATIO defaults to 0),
+ * Counter check (lib/verifyRun.js and the verify_* thresholds): exact. After the queue drains,
+ * Δreceived and Δunique_processed both equal the events acknowledged (DUP_RATIO defaults to 0),
  * Δduplicate_dropped is 0, and the events stored under the run's topics are exactly the ones sent.
  *
  * Environment (`k6 run -e NAME=value`), defaults in brackets:

@@ -7,12 +7,11 @@
  * Retry-After) until acknowledged. The run aborts early (abortOnFail, after a minute's grace)
  * once more than MAX_FAILED_RATE of the requests fail, rather than soaking a broken stack.
  *
- * Teardown check (lib/verifyRun.js): exact, as in ramping.js: with N = completed iterations,
- * M = N·BATCH_SIZE and D = floor(M·DUP_RATIO), Δreceived == M, Δduplicate_dropped == D,
+ * Counter check (lib/verifyRun.js and the verify_* thresholds): exact, as in ramping.js: with
+ * M events acknowledged, D of them duplicates, Δreceived == M, Δduplicate_dropped == D,
  * Δunique_processed == M - D, and the run's topics hold exactly the M - D fresh events, paged
- * through GET /events. After an abort or an interrupted iteration it checks only the invariant,
- * failed jobs and unaltered events. Budget TEARDOWN_TIMEOUT for paging: about 1000 events per
- * request.
+ * through GET /events. After an abort or an interrupted iteration the balances check the bounds
+ * that still hold. Budget TEARDOWN_TIMEOUT for paging: about 1000 events per request.
  *
  * Environment (`k6 run -e NAME=value`), defaults in brackets:
  *   RATE [20]                 iterations per TIME_UNIT

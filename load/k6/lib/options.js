@@ -1,3 +1,5 @@
+import { balanceThresholds } from './metrics.js';
+
 /**
  * The thresholds and run options every script shares. Scripts spell out `thresholds:` themselves
  * (calling `publishThresholds`) so that reading one script shows what makes it fail.
@@ -10,7 +12,9 @@
  * - `http_req_duration{name:publish}` p(95)/p(99): publish requests only, not the teardown's reads.
  * - `publish_gave_up`: a publish that was still refused when RETRY_BUDGET ran out lost events.
  * - `publish_throttled`: share of publish attempts answered 429/503 (backpressure, Redis down).
- * - `counters_verified` and `checks`: the teardown's counter checks and the 200 replies' bodies.
+ * - `counters_verified` and `checks`: the teardown's own checks and the 200 replies' bodies.
+ * - `verify_*`: the exact counter checks, as balances of what the VUs sent and the service holds
+ *   (metrics.js).
  *
  * @param {import('./types.js').Settings} settings
  * @param {{ [metric: string]: import('k6/options').Threshold[] }} [extra] - script-specific
@@ -25,6 +29,7 @@ export function publishThresholds(settings, extra = {}) {
     publish_throttled: [`rate<${settings.maxThrottledRate}`],
     counters_verified: ['rate==1'],
     checks: ['rate==1'],
+    ...balanceThresholds,
     ...extra,
   };
 }

@@ -1,6 +1,8 @@
 import { check } from 'k6';
 import exec from 'k6/execution';
 import {
+  ackedFreshMinusStored,
+  ackedMinusReceived,
   ambiguousAttempts,
   duplicatesAcked,
   eventsAcked,
@@ -8,6 +10,8 @@ import {
   publishGaveUp,
   publishRetries,
   publishThrottled,
+  sentFreshMinusStored,
+  sentMinusReceived,
 } from './metrics.js';
 import { sendWithRetry } from './sendWithRetry.js';
 import { isDuplicateSlot, ledgerTopic, previousFreshSlot, SOURCE, slotEvent } from './slots.js';
@@ -129,10 +133,16 @@ export function publishIteration(settings, run) {
       fresh.push(slot);
     }
   }
+  // The VUs' side of the balances (metrics.js): what this iteration sends, before it may be
+  // interrupted, and what it had acknowledged, once it is.
+  sentFreshMinusStored.add(fresh.length);
+  sentMinusReceived.add(events.length);
   const outcome = publish(settings, events);
   if (outcome.ok) {
     eventsAcked.add(events.length);
     duplicatesAcked.add(events.length - fresh.length);
+    ackedFreshMinusStored.add(fresh.length);
+    ackedMinusReceived.add(events.length);
     remember(fresh);
   }
   if (outcome.ambiguous > 0) recordRedeliveryBound(settings, run, iteration, outcome.ambiguous * events.length);

@@ -1,6 +1,6 @@
 import { fail } from 'k6';
 import { countersOf, waitForIdleQueue } from './api.js';
-import { ambiguousAttempts, duplicatesAcked, eventsAcked, publishGaveUp, publishRetries } from './metrics.js';
+import { allCounters } from './metrics.js';
 
 /**
  * The body of every script's `setup()`: waits until the stack is at rest, reads the baseline
@@ -13,9 +13,7 @@ import { ambiguousAttempts, duplicatesAcked, eventsAcked, publishGaveUp, publish
  */
 export function setupRun(settings) {
   // Zero samples make every counter (and its threshold) show in the summary even when unused.
-  for (const counter of [eventsAcked, duplicatesAcked, publishRetries, ambiguousAttempts, publishGaveUp]) {
-    counter.add(0);
-  }
+  for (const counter of allCounters) counter.add(0);
 
   const { stats, idle } = waitForIdleQueue(settings);
   if (!idle) {

@@ -24,16 +24,6 @@ export function isDuplicateSlot(slot, dupScaled) {
 }
 
 /**
- * How many of the slots `0 … slots-1` are duplicates.
- * @param {number} slots
- * @param {number} dupScaled
- * @returns {number}
- */
-export function duplicateSlotsBelow(slots, dupScaled) {
-  return Math.floor((slots * dupScaled) / RATIO_SCALE);
-}
-
-/**
  * The nearest fresh slot before `slot` (slot 0 is always fresh, so there is one for slot ≥ 1).
  * @param {number} slot
  * @param {number} dupScaled
