@@ -12,7 +12,8 @@
 # also runs the load tools in load/dist (the `publisher` service of docker-compose.yml).
 #
 # Configuration is the environment, as outside Docker (README, "Configuration"); REDIS_URL is
-# needed, SQLITE_PATH defaults to /data/aggregator.db (mount a volume on /data).
+# needed, SQLITE_PATH defaults to /data/aggregator.db (mount a volume on /data); or set DATABASE_URL
+# to a postgres:// URL and mount nothing (docs/postgres.md).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -26,6 +27,7 @@ WORKDIR /app
 # manifests must be here, also those whose code the image does not ship (test).
 COPY package.json package-lock.json ./
 COPY common/package.json common/
+COPY store/package.json store/
 COPY api/package.json api/
 COPY worker/package.json worker/
 COPY load/package.json load/
@@ -36,6 +38,7 @@ FROM toolchain AS build
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json lerna.json ./
 COPY common/ common/
+COPY store/ store/
 COPY api/ api/
 COPY worker/ worker/
 COPY load/ load/
@@ -60,6 +63,7 @@ WORKDIR /app
 # then the compiled code. Everything stays owned by root: the app cannot change its own code.
 COPY --from=prod-deps /app ./
 COPY --from=build /app/common/dist common/dist
+COPY --from=build /app/store/dist store/dist
 COPY --from=build /app/api/dist api/dist
 COPY --from=build /app/worker/dist worker/dist
 COPY --from=build /app/load/dist load/dist

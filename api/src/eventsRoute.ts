@@ -17,8 +17,8 @@ export function eventsRoute(store: StoreProvider): Middleware {
       throw new InvalidQueryError(`invalid query parameter ${first?.path}: ${first?.message}`, details);
     }
     const { topic, after, limit } = parsed.data;
-    // Each row comes as JSON text built by SQLite, payload as stored: nothing is parsed here.
-    const rows = store.get().listEventsAsJson({ topic, after, limit: limit + 1 });
+    // Each row comes as JSON text built by the database, payload as stored: nothing is parsed here.
+    const rows = await store.read((reader) => reader.listEventsAsJson({ topic, after, limit: limit + 1 }));
     const page = rows.length > limit ? rows.slice(0, limit) : rows;
     if (rows.length > limit) {
       const next = new URLSearchParams();

@@ -15,13 +15,13 @@ export function healthzRoute(): Middleware {
   };
 }
 
-async function check(probe: () => unknown): Promise<'up' | 'down'> {
+/** `up`, or why the probe failed. */
+async function check(probe: () => unknown): Promise<'up' | Error> {
   try {
     await withTimeout(Promise.resolve().then(probe), 500, () => new Error('timed out'));
     return 'up';
   } catch (thrown: unknown) {
-    coerceError(thrown);
-    return 'down';
+    return coerceError(thrown);
   }
 }
 
@@ -31,16 +31,19 @@ export function readyzRoute(redis: Redis, store: StoreProvider, readiness: Readi
     if (readiness.shuttingDown) throw new UnavailableError('shutting_down', 'this replica is shutting down');
     const [redisState, storeState] = await Promise.all([
       check(() => redis.ping()),
-      check(() => store.get().readCounters()),
+      check(() => store.read((reader) => reader.readCounters())),
     ]);
-    const checks = { redis: redisState, store: storeState };
+    const state = (s: 'up' | Error) => (s === 'up' ? 'up' : 'down');
+    const checks = { redis: state(redisState), store: state(storeState) };
     const down = Object.entries(checks)
-      .filter(([, state]) => state === 'down')
+      .filter(([, s]) => s === 'down')
       .map(([name]) => name);
     if (down.length > 0) {
+      // The store's own message names it and says why (unreachable, not created, schema version).
+      const why = storeState === 'up' ? '' : ` (${storeState.message})`;
       throw new UnavailableError(
         'not_ready',
-        `not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down`,
+        `not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down${why}`,
         {
           details: checks,
         },

@@ -5,4 +5,4 @@ export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
 export { QueueDepthGuard } from './queueDepthGuard.js';
 export { readStats, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
-export { lazySqliteReader, type StoreProvider } from './storeProvider.js';
+export { lazyStoreReader, type StoreProvider } from './storeProvider.js';

@@ -21,7 +21,7 @@ import { QueuePublisher } from './batchPublisher.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
-import { lazySqliteReader } from './storeProvider.js';
+import { lazyStoreReader } from './storeProvider.js';
 
 /** Entrypoint of one API replica: `node api/dist/main.js`. */
 async function main(): Promise<void> {
@@ -39,7 +39,13 @@ async function main(): Promise<void> {
     (q) => q.close(),
   );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue error'));
-  const store = resources.add('store', lazySqliteReader(config.SQLITE_PATH), (s) => s.close());
+  const store = resources.add(
+    'store',
+    lazyStoreReader(config, {
+      onConnectionError: (error) => logger.warn({ err: error.message }, 'an idle store connection failed; replaced'),
+    }),
+    (s) => s.close(),
+  );
 
   // Start serving even when Redis is down (requests get 503s), but give it a moment first.
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));

@@ -38,21 +38,14 @@ async function countersAndTopics(deps: StatsDeps) {
   ]);
   if (mirror) {
     // Redis may have lost topics while keeping newer counters (a wipe followed by a job).
-    const store = storeIfReadable(deps.store);
-    if (!store || store.countTopics() === topics.length) return { ...mirror, topics };
+    const storedTopics = await deps.store.read((store) => store.countTopics()).catch(() => undefined);
+    if (storedTopics === undefined || storedTopics === topics.length) return { ...mirror, topics };
   }
-  const store = deps.store.get();
-  const { counters } = await resyncFromStore(deps.redis, deps.keys, store);
-  deps.logger.info({ counters }, 'rebuilt the Redis counters and topics from the store');
-  return { ...counters, topics: store.listTopics() };
-}
-
-function storeIfReadable(provider: StoreProvider) {
-  try {
-    return provider.get();
-  } catch {
-    return undefined;
-  }
+  return deps.store.read(async (store) => {
+    const { counters } = await resyncFromStore(deps.redis, deps.keys, store);
+    deps.logger.info({ counters }, 'rebuilt the Redis counters and topics from the store');
+    return { ...counters, topics: await store.listTopics() };
+  });
 }
 
 /** Everything `GET /stats` reports. */

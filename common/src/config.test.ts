@@ -32,6 +32,22 @@ describe('loadConfig', () => {
     }
   });
 
+  it('selects PostgreSQL only by a postgres:// or postgresql:// URL, and explains a malformed one', () => {
+    expect(loadConfig({}).DATABASE_URL).to.equal(undefined);
+    expect(loadConfig({}).DATABASE_POOL_SIZE).to.equal(4);
+    for (const url of ['postgres://u:p@db:5432/agg', 'postgresql://db/agg']) {
+      expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).to.equal(url);
+    }
+    for (const url of ['mysql://db/agg', 'db:5432/agg', 'postgres//db']) {
+      expect(() => loadConfig({ DATABASE_URL: url }))
+        .to.throw(ConfigError)
+        .with.property('message')
+        .that.matches(/DATABASE_URL/)
+        .and.matches(/must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    }
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).to.throw(ConfigError, /DATABASE_POOL_SIZE/);
+  });
+
   it('is documented: every variable has a row in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const name of CONFIG_VARIABLES) expect(readme, name).to.match(new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'));

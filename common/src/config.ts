@@ -21,6 +21,19 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Port the API listens on. */
   PORT: int(0, 65535).default(8080),
+  /**
+   * Selects the store: a `postgres://` or `postgresql://` URL puts events and counters in that
+   * PostgreSQL database (API and worker replicas may then run on any host); unset, they go to the
+   * SQLite file at SQLITE_PATH.
+   */
+  DATABASE_URL: z
+    .url({
+      protocol: /^postgres(ql)?$/,
+      error: 'must be a postgres:// or postgresql:// URL, e.g. postgres://user:password@db-host:5432/aggregator',
+    })
+    .optional(),
+  /** PostgreSQL: most connections one process keeps open (its pool). */
+  DATABASE_POOL_SIZE: int(1, 1000).default(4),
   /** The SQLite database file; its parent directory is created by the worker. */
   SQLITE_PATH: z.string().min(1).default('./data/aggregator.db'),
   /**

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
-import type { EventStoreReader, StoreCounters } from './store/eventStore.js';
-import type { Counters } from './types.js';
+import type { Counters, StoreCounters } from './types.js';
 
 // Lua's unpack() has a stack limit of a few thousand values; stay well under it.
 const TOPICS_PER_CALL = 1000;
@@ -57,6 +56,13 @@ export async function readMirroredCounters(redis: Redis, keys: Keys): Promise<Mi
   };
 }
 
+/** What the resync reads from the store (a structural slice of the store's reader interface). */
+export interface CountersSource {
+  readCounters(): Promise<StoreCounters>;
+  countTopics(): Promise<number>;
+  listTopics(): Promise<string[]>;
+}
+
 /**
  * Makes Redis's copy of the counters and topics match the store, the source of truth: publishes
  * the store's totals (harmless when Redis is already right: the largest value wins) and, when
@@ -68,14 +74,15 @@ export async function readMirroredCounters(redis: Redis, keys: Keys): Promise<Mi
 export async function resyncFromStore(
   redis: Redis,
   keys: Keys,
-  store: EventStoreReader,
+  store: CountersSource,
 ): Promise<{ counters: StoreCounters; topicsRepublished: boolean }> {
-  const counters = store.readCounters();
-  const [mirroredStore, mirroredTopics] = await Promise.all([
+  const [counters, storedTopics, mirroredStore, mirroredTopics] = await Promise.all([
+    store.readCounters(),
+    store.countTopics(),
     redis.hget(keys.stats, 'store_id'),
     redis.scard(keys.topics),
   ]);
-  const stale = mirroredStore !== counters.store_id || mirroredTopics !== store.countTopics();
-  await publishCounters(redis, keys, counters, stale ? store.listTopics() : []);
+  const stale = mirroredStore !== counters.store_id || mirroredTopics !== storedTopics;
+  await publishCounters(redis, keys, counters, stale ? await store.listTopics() : []);
   return { counters, topicsRepublished: stale };
 }

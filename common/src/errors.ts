@@ -142,8 +142,9 @@ export interface FailureClass {
   reason: string;
 }
 
-// One table of the low-level error codes we know. Anything not here is treated as retryable too
-// (a bug fixed by a deploy should not have destroyed the job), but logged as unexpected.
+// The one table of the low-level error codes we know, for every driver: SQLite result codes,
+// PostgreSQL SQLSTATEs, errno names. Anything not here is treated as retryable too (a bug fixed by
+// a deploy should not have destroyed the job), but logged as unexpected.
 const KNOWN_FAILURES: Record<string, FailureClass> = {
   SQLITE_BUSY: { retryable: true, reason: 'the SQLite database is locked by another writer' },
   SQLITE_LOCKED: { retryable: true, reason: 'a SQLite table is locked' },
@@ -152,21 +153,57 @@ const KNOWN_FAILURES: Record<string, FailureClass> = {
   SQLITE_CANTOPEN: { retryable: true, reason: 'SQLite could not open its database file' },
   SQLITE_READONLY: { retryable: true, reason: 'the SQLite database is read-only' },
   SQLITE_CORRUPT: { retryable: false, reason: 'the SQLite database is corrupt' },
-  ECONNREFUSED: { retryable: true, reason: 'Redis refused the connection' },
-  ECONNRESET: { retryable: true, reason: 'the Redis connection was reset' },
-  ETIMEDOUT: { retryable: true, reason: 'Redis did not answer in time' },
+  '40001': { retryable: true, reason: 'PostgreSQL serialization failure' },
+  '40P01': { retryable: true, reason: 'PostgreSQL detected a deadlock' },
+  '55P03': { retryable: true, reason: 'a PostgreSQL lock is not available' },
+  '57P01': { retryable: true, reason: 'PostgreSQL is shutting down (admin shutdown)' },
+  '57P02': { retryable: true, reason: 'PostgreSQL crashed (crash shutdown)' },
+  '57P03': { retryable: true, reason: 'PostgreSQL is starting up and cannot take connections yet' },
+  '53100': { retryable: true, reason: 'the disk holding PostgreSQL is full' },
+  '53300': { retryable: true, reason: 'PostgreSQL has too many connections' },
+  '08000': { retryable: true, reason: 'the PostgreSQL connection failed' },
+  '08001': { retryable: true, reason: 'PostgreSQL could not be connected to' },
+  '08003': { retryable: true, reason: 'the PostgreSQL connection does not exist' },
+  '08006': { retryable: true, reason: 'the PostgreSQL connection failed' },
+  ECONNREFUSED: { retryable: true, reason: 'the server (Redis or PostgreSQL) refused the connection' },
+  ECONNRESET: { retryable: true, reason: 'the connection (Redis or PostgreSQL) was reset' },
+  ETIMEDOUT: { retryable: true, reason: 'the server (Redis or PostgreSQL) did not answer in time' },
+  ENOTFOUND: { retryable: true, reason: "the server's host name does not resolve" },
+  EAI_AGAIN: { retryable: true, reason: "the server's host name does not resolve yet" },
   ENOSPC: { retryable: true, reason: 'the disk is full' },
 };
 
-/** Classifies a failure by its `code` (SQLite result codes, errno names). */
-export function classifyFailure(error: Error): FailureClass & { code: string | undefined } {
+// Failures that node-postgres and ioredis report with a message and no code.
+const KNOWN_MESSAGES: Array<[RegExp, FailureClass]> = [
+  [/Connection is closed|Stream isn't writeable/, { retryable: true, reason: 'Redis is unreachable' }],
+  [
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/,
+    { retryable: true, reason: 'the PostgreSQL connection was lost' },
+  ],
+  [/ECONNREFUSED/, { retryable: true, reason: 'the server (Redis or PostgreSQL) refused the connection' }],
+];
+
+/**
+ * Classifies a failure by its `code` (SQLite result codes, PostgreSQL SQLSTATEs, errno names), or
+ * by its message for the few driver errors without one. `known` is false for anything else.
+ */
+export function classifyFailure(error: Error): FailureClass & { code: string | undefined; known: boolean } {
   const raw = (error as { code?: unknown }).code;
   const code = typeof raw === 'string' ? raw : undefined;
   const base = code?.startsWith('SQLITE_IOERR') ? 'SQLITE_IOERR' : code;
   const known = base ? KNOWN_FAILURES[base] : undefined;
-  if (known) return { ...known, code };
-  if (/Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(error.message)) {
-    return { retryable: true, reason: 'Redis is unreachable', code };
-  }
-  return { retryable: true, reason: 'unexpected error', code };
+  if (known) return { ...known, code, known: true };
+  const byMessage = KNOWN_MESSAGES.find(([pattern]) => pattern.test(error.message));
+  if (byMessage) return { ...byMessage[1], code, known: true };
+  return { retryable: true, reason: 'unexpected error', code, known: false };
+}
+
+/**
+ * True for a known retryable failure: an outage or contention (busy lock, lost connection,
+ * serialization failure, full disk) that would fail a retry at once just as well, as opposed to a
+ * problem with one job's data.
+ */
+export function isTransientFailure(error: Error): boolean {
+  const failure = classifyFailure(error);
+  return failure.known && failure.retryable;
 }

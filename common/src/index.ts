@@ -15,6 +15,7 @@ export {
 } from './apiSchemas.js';
 export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, loadConfigOrExit } from './config.js';
 export {
+  type CountersSource,
   type MirroredCounters,
   publishCounters,
   readMirroredCounters,
@@ -40,6 +41,4 @@ export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';
 export { observeRedis, warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
-export type * from './store/eventStore.js';
-export { openStoreReader, openStoreWriter, type SqliteOptions } from './store/sqliteStore.js';
 export type * from './types.js';

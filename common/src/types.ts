@@ -12,7 +12,8 @@
  *   and never written again.
  * - fast path: a Redis check that lets a worker skip events whose rows are already committed,
  *   before it asks the store. It may only ever skip committed rows.
- * - store: the authoritative record of unique events and counters (SQLite today).
+ * - store: the authoritative record of unique events and counters: SQLite (embedded, the default)
+ *   or PostgreSQL, behind one interface (package `@aggregator/store`).
  */
 
 /** A JSON value as `JSON.parse` produces it. */
@@ -44,6 +45,14 @@ export interface Counters {
   received: number;
   unique_processed: number;
   duplicate_dropped: number;
+}
+
+/** The store's counters plus what identifies the store. */
+export interface StoreCounters extends Counters {
+  /** Random id of this database; the Redis counters carry it, so a new database resets them. */
+  store_id: string;
+  /** When the service was first started on this store (epoch ms). */
+  created_at: number;
 }
 
 /** The data of one queue job. */

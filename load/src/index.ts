@@ -8,5 +8,13 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './publisher/
 export { liveChildren, ManagedChild } from './stack/childProcess.js';
 export { freePort } from './stack/freePort.js';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './stack/localStack.js';
+export {
+  createDatabase,
+  dropDatabase,
+  hasPostgresBinaries,
+  type PostgresServer,
+  postgresBinDir,
+  startPostgresServer,
+} from './stack/postgresServer.js';
 export { type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
 export { API_NODE_FLAGS, ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './stack/services.js';

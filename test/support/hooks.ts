@@ -1,4 +1,5 @@
 import { liveChildren, type RedisServer, startRedisServer } from '@aggregator/load';
+import { stopTestPostgres, testPostgresChild } from './postgres.js';
 
 /**
  * Global fixtures: one private redis-server for the whole run (tests isolate themselves with a
@@ -12,12 +13,12 @@ export async function mochaGlobalSetup(): Promise<void> {
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), stopTestPostgres()]);
 }
 
 export const mochaHooks = {
   async afterEach(this: Mocha.Context) {
-    const leaked = [...liveChildren()].filter((c) => c !== redis?.child);
+    const leaked = [...liveChildren()].filter((c) => c !== redis?.child && c !== testPostgresChild());
     if (leaked.length === 0) return;
     await Promise.all(leaked.map((c) => c.kill()));
     throw new Error(

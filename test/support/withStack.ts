@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, lazySqliteReader, QueueDepthGuard, QueuePublisher, type Stats } from '@aggregator/api';
+import { createApp, lazyStoreReader, QueueDepthGuard, QueuePublisher, type Stats } from '@aggregator/api';
 import {
   type BatchJobData,
   type Config,
@@ -13,12 +13,12 @@ import {
   type Event,
   type Keys,
   loadConfig,
-  openStoreWriter,
   parseFailpoints,
   quitRedis,
   type Redis,
   waitReady,
 } from '@aggregator/common';
+import { openStoreWriter } from '@aggregator/store';
 import { createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
 import { Queue, type Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
@@ -81,8 +81,8 @@ export async function withStack<T>(
     const apiRedis = createRedis(config.REDIS_URL, 'request', 'test-api');
     const workerRedis = createRedis(config.REDIS_URL, 'blocking', 'test-worker');
     const queue = new Queue<BatchJobData>(keys.queueName, { connection: apiRedis, prefix: keys.bullPrefix });
-    const storeWriter = openStoreWriter(config.SQLITE_PATH);
-    const storeReader = lazySqliteReader(config.SQLITE_PATH);
+    const storeWriter = await openStoreWriter(config);
+    const storeReader = lazyStoreReader(config);
     const workers: Worker<BatchJobData>[] = [];
     try {
       await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
@@ -150,8 +150,8 @@ export async function withStack<T>(
       await Promise.all(workers.map((w) => w.close()));
       await queue.close();
       await Promise.all([quitRedis(apiRedis), quitRedis(workerRedis)]);
-      storeReader.close();
-      storeWriter.close();
+      await storeReader.close();
+      await storeWriter.close();
     }
   });
 }

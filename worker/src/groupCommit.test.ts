@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Event, openStoreWriter } from '@aggregator/common';
+import { type Event, loadConfig } from '@aggregator/common';
+import { openStoreWriter } from '@aggregator/store';
 import { expect } from 'chai';
 import { GroupCommitter } from './groupCommit.js';
 
@@ -16,7 +17,7 @@ describe('GroupCommitter', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('applies jobs that arrive together in one transaction, each exactly once, in order', async () => {
-    const store = openStoreWriter(join(dir, 'db.sqlite'));
+    const store = await openStoreWriter(loadConfig({ SQLITE_PATH: join(dir, 'db.sqlite') }));
     try {
       const committer = new GroupCommitter(store);
       const outcomes = await Promise.all([
@@ -30,14 +31,14 @@ describe('GroupCommitter', () => {
         [false, 0, 0],
       ]);
       expect(outcomes[1]?.counters).to.include({ received: 4, unique_processed: 3, duplicate_dropped: 1 });
-      expect(store.readCounters()).to.include({ received: 4, unique_processed: 3 });
+      expect(await store.readCounters()).to.include({ received: 4, unique_processed: 3 });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
   it('fails only the job that cannot be applied when a group fails', async () => {
-    const store = openStoreWriter(join(dir, 'db.sqlite'));
+    const store = await openStoreWriter(loadConfig({ SQLITE_PATH: join(dir, 'db.sqlite') }));
     try {
       const committer = new GroupCommitter(store);
       // JSON.stringify throws on a BigInt: this job can never be stored.
@@ -47,10 +48,10 @@ describe('GroupCommitter', () => {
         committer.apply({ jobId: 'good-2', events: [event('3')] }),
       ]);
       expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
-      expect(store.readCounters()).to.include({ received: 2, unique_processed: 2 });
-      expect(store.listEvents({ after: 0, limit: 10 }).map((r) => r.event_id)).to.deep.equal(['1', '3']);
+      expect(await store.readCounters()).to.include({ received: 2, unique_processed: 2 });
+      expect((await store.listEvents({ after: 0, limit: 10 })).map((r) => r.event_id)).to.deep.equal(['1', '3']);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

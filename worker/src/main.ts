@@ -7,17 +7,18 @@ import {
   handleSignals,
   loadConfigOrExit,
   observeRedis,
-  openStoreWriter,
   parseFailpoints,
   quitRedis,
   Resources,
   serveMetrics,
 } from '@aggregator/common';
+import { describeStore } from '@aggregator/store';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
 import { GroupCommitter } from './groupCommit.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startMaintenance } from './maintenance.js';
+import { openStoreWithRetry } from './openStoreWithRetry.js';
 
 /** Entrypoint of one worker replica: `node worker/dist/main.js`. */
 async function main(): Promise<void> {
@@ -26,15 +27,8 @@ async function main(): Promise<void> {
   const resources = new Resources(logger);
   const keys = createKeys(config.REDIS_PREFIX);
 
-  const store = resources.add(
-    'store',
-    openStoreWriter(config.SQLITE_PATH, {
-      synchronous: config.SQLITE_SYNCHRONOUS,
-      busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
-    }),
-    (s) => s.close(),
-  );
-  const { store_id: storeId } = store.readCounters();
+  const store = resources.add('store', await openStoreWithRetry(config, logger), (s) => s.close());
+  const { store_id: storeId } = await store.readCounters();
   const redis = resources.add(
     'redis',
     createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
@@ -78,7 +72,7 @@ async function main(): Promise<void> {
     logger.fatal({ err: coerceError(e) }, 'worker stopped running; exiting');
     void resources.close().finally(() => process.exit(1));
   });
-  logger.info({ sqlite: config.SQLITE_PATH, storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  logger.info({ store: describeStore(config), storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
 }

@@ -1,11 +1,5 @@
-import {
-  coerceError,
-  type EventStoreWriter,
-  type Keys,
-  type Logger,
-  type Redis,
-  resyncFromStore,
-} from '@aggregator/common';
+import { coerceError, type Keys, type Logger, type Redis, resyncFromStore } from '@aggregator/common';
+import type { EventStoreWriter } from '@aggregator/store';
 
 /** How long the store remembers which jobs it applied; far longer than any redelivery window. */
 export const APPLIED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -28,7 +22,7 @@ export function startMaintenance(store: EventStoreWriter, redis: Redis, keys: Ke
       if (topicsRepublished)
         logger.info({ counters }, 'Redis had lost counters or topics; republished them from the store');
       if (++round % PRUNE_EVERY === 0) {
-        const pruned = store.pruneAppliedJobs(Date.now() - APPLIED_JOB_RETENTION_MS);
+        const pruned = await store.pruneAppliedJobs(Date.now() - APPLIED_JOB_RETENTION_MS);
         if (pruned > 0) logger.info({ pruned }, 'pruned old applied-job records');
       }
     } catch (e: unknown) {

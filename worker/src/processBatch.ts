@@ -1,13 +1,12 @@
 import {
-  type ApplyOutcome,
   type BatchJobData,
-  type EventStoreWriter,
   type Failpoints,
   type Keys,
   type Metrics,
   publishCounters,
   type Redis,
 } from '@aggregator/common';
+import type { ApplyOutcome, EventStoreWriter } from '@aggregator/store';
 import type { FastPath } from './fastPath.js';
 import type { GroupCommitter } from './groupCommit.js';
 
@@ -29,7 +28,7 @@ export interface ProcessDeps {
  *
  * 1. Fast path: claim the pairs in Redis with `SET NX`, learning which job claimed each pair
  *    first (one round trip).
- * 2. Store: in one SQLite transaction (shared with other jobs that arrive at once: group commit),
+ * 2. Store: in one transaction (shared with other jobs that arrive at once: group commit),
  *    record the job as applied, count as duplicates the events first claimed by another job that
  *    the store has applied (their rows are stored), insert the others (the primary key decides),
  *    and update the counters.

@@ -4,7 +4,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Event, openStoreWriter } from '@aggregator/common';
+import { type Event, loadConfig } from '@aggregator/common';
+import { applyBatch, openStoreWriter } from '@aggregator/store';
 import Database from 'better-sqlite3';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -81,7 +82,7 @@ export async function measureCeilings(options: CeilingOptions): Promise<Ceilings
   return {
     http,
     sqlite: sqliteCeiling(options, chunks),
-    store: storeCeiling(options, chunks),
+    store: await storeCeiling(options, chunks),
     redis: await redisCeiling(options),
     bullmq: await bullmqCeiling(options),
   };
@@ -167,14 +168,14 @@ function sqliteCeiling(options: CeilingOptions, chunks: readonly Event[][]): Cei
 }
 
 /** The store's writer alone, one transaction per chunk (a separate file: the same pairs are new to it). */
-function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Ceilings['store'] {
+async function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Promise<Ceilings['store']> {
   const path = join(options.dir, 'ceiling-store.db');
-  const store = openStoreWriter(path);
+  const store = await openStoreWriter(loadConfig({ SQLITE_PATH: path }));
   try {
     const cpu = selfCpuSeconds();
     const started = performance.now();
     let rows = 0;
-    for (const events of chunks) rows += store.applyBatch(randomUUID(), events).inserted;
+    for (const events of chunks) rows += (await applyBatch(store, randomUUID(), events)).inserted;
     const seconds = (performance.now() - started) / 1000;
     return {
       events: options.events,
@@ -184,7 +185,7 @@ function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Ceil
       cpuUsPerEvent: us(selfCpuSeconds() - cpu, options.events),
     };
   } finally {
-    store.close();
+    await store.close();
     removeDatabase(path);
   }
 }

@@ -21,6 +21,9 @@ export interface SpawnOptions {
   cwd?: string;
   /** Copy the child's output to ours, prefixed with its name. */
   echo?: boolean;
+  /** Run as this user and group (when we are root; PostgreSQL refuses to run as root). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -39,6 +42,8 @@ export class ManagedChild {
     this.process = spawn(options.command, options.args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which then
       // stops every child once, in order (a second signal would force them).
@@ -102,9 +107,9 @@ export class ManagedChild {
     return this.lines.slice(-n).join('\n');
   }
 
-  async stop(timeoutMs = 15_000): Promise<void> {
+  async stop(timeoutMs = 15_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (!this.running) return;
-    this.process.kill('SIGTERM');
+    this.process.kill(signal);
     const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs);
     await this.exited;
     clearTimeout(timer);

@@ -1,6 +1,6 @@
 /**
- * The SQLite schema, created idempotently by every writer at start-up (inside one immediate
- * transaction, so concurrent workers cannot race).
+ * Version 1 of the SQLite schema (see ../migrations.ts), applied by the first writer at start-up
+ * inside one immediate transaction, so concurrent workers cannot race.
  *
  * - events: one row per unique pair. `PRIMARY KEY (topic, event_id)` is the authoritative dedup;
  *   `seq` is the processing order, assigned by the writer as `unique_processed + 1` inside the same
@@ -13,9 +13,7 @@
  *   the commit and the acknowledgement is not counted twice, and so a fast-path claim by a job
  *   can be trusted only once that job is applied here. Pruned after a retention period.
  */
-export const SCHEMA_VERSION = 1;
-
-export const CREATE_SCHEMA = `
+export const V1_CREATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   topic        TEXT    NOT NULL,
   event_id     TEXT    NOT NULL,

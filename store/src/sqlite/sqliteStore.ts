@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Event } from '@aggregator/common';
 import Database from 'better-sqlite3';
-import type { Event } from '../types.js';
 import type {
   ApplyOutcome,
   BatchToApply,
@@ -12,7 +12,9 @@ import type {
   ListQuery,
   StoreCounters,
   StoredEventRow,
-} from './eventStore.js';
+} from '../eventStore.js';
+import { checkSchemaVersion } from '../schemaVersion.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
 import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
 import {
@@ -23,7 +25,7 @@ import {
   LIST_EVENTS_OF_TOPIC_JSON,
 } from './sql/listEvents.js';
 import { IS_JOB_APPLIED, MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
-import { CREATE_SCHEMA, INIT_COUNTERS, SCHEMA_VERSION } from './sql/schema.js';
+import { INIT_COUNTERS } from './sql/schema.js';
 import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
 
 export interface SqliteOptions {
@@ -48,42 +50,55 @@ function prepareReads(db: Db) {
   };
 }
 
+/**
+ * The SQLite adapter. better-sqlite3 is synchronous: each method does its work at once and
+ * returns a settled promise, so a group commit still blocks the worker's event loop for exactly
+ * one transaction, as before the interface became Promise-based.
+ */
 class SqliteReader implements EventStoreReader {
+  readonly kind = 'sqlite';
   protected readonly reads: ReturnType<typeof prepareReads>;
 
-  constructor(protected readonly db: Db) {
+  constructor(
+    protected readonly db: Db,
+    readonly location: string,
+  ) {
     this.reads = prepareReads(db);
   }
 
-  listEvents({ topic, after, limit }: ListQuery): StoredEventRow[] {
+  async listEvents({ topic, after, limit }: ListQuery): Promise<StoredEventRow[]> {
     return topic === undefined ? this.reads.list.all(after, limit) : this.reads.listOfTopic.all(topic, after, limit);
   }
 
-  listEventsAsJson({ topic, after, limit }: ListQuery): EventJsonRow[] {
+  async listEventsAsJson({ topic, after, limit }: ListQuery): Promise<EventJsonRow[]> {
     return topic === undefined
       ? this.reads.listJson.all(after, limit)
       : this.reads.listOfTopicJson.all(topic, after, limit);
   }
 
-  readCounters(): StoreCounters {
+  async readCounters(): Promise<StoreCounters> {
+    return this.readCountersNow();
+  }
+
+  protected readCountersNow(): StoreCounters {
     const row = this.reads.counters.get();
     if (!row) throw new Error('the store has no counters row; was it created by a worker?');
     return row;
   }
 
-  listTopics(): string[] {
+  async listTopics(): Promise<string[]> {
     return this.reads.topics.all() as unknown as string[];
   }
 
-  countTopics(): number {
+  async countTopics(): Promise<number> {
     return this.reads.topicCount.get() as number;
   }
 
-  countEvents(): number {
+  async countEvents(): Promise<number> {
     return this.reads.count.get() as number;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }
@@ -95,30 +110,26 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
   readonly #addCounters;
   readonly #addTopic;
   readonly #prune;
-  readonly #apply;
   readonly #applyMany;
 
-  constructor(db: Db) {
-    super(db);
+  constructor(db: Db, location: string) {
+    super(db, location);
     this.#insert = db.prepare(INSERT_EVENT);
     this.#markApplied = db.prepare(MARK_JOB_APPLIED);
     this.#isApplied = db.prepare<[string], number>(IS_JOB_APPLIED).pluck();
     this.#addCounters = db.prepare(ADD_COUNTERS);
     this.#addTopic = db.prepare(ADD_TOPIC_COUNT);
     this.#prune = db.prepare(PRUNE_APPLIED_JOBS);
-    this.#apply = db.transaction(this.#applyInTransaction.bind(this));
     this.#applyMany = db.transaction((batches: readonly BatchToApply[]) =>
       batches.map((b) => this.#applyInTransaction(b.jobId, b.events, b.claimedBy)),
     );
   }
 
-  applyBatches(batches: readonly BatchToApply[]): ApplyOutcome[] {
-    return this.#applyMany.immediate(batches);
-  }
-
-  applyBatch(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome {
+  async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
     // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading read locks.
-    return this.#apply.immediate(jobId, events, claimedBy);
+    // Holding it from the first row to the commit is also what makes seq safe to tail: seq is
+    // `unique_processed + 1`, assigned under the lock, so rows become visible in seq order.
+    return this.#applyMany.immediate(batches);
   }
 
   /**
@@ -143,9 +154,9 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
   #applyInTransaction(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome {
     const now = Date.now();
     if (this.#markApplied.run(jobId, now).changes === 0) {
-      return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: this.readCounters() };
+      return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: this.readCountersNow() };
     }
-    const before = this.readCounters();
+    const before = this.readCountersNow();
     const processedAt = new Date(now).toISOString();
     const perTopic = new Map<string, number>();
     const storedByOthers = this.#storedByOthers(jobId, claimedBy);
@@ -185,20 +196,26 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     };
   }
 
-  pruneAppliedJobs(cutoffMs: number): number {
+  async pruneAppliedJobs(cutoffMs: number): Promise<number> {
     return this.#prune.run(cutoffMs).changes;
   }
 }
 
+function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Applies the migrations this store lacks, in order, in one immediate transaction: the write lock
+ * makes a second worker starting at once wait, then find nothing left to do.
+ */
 function migrate(db: Db): void {
   db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`the store has schema version ${version}; this build knows up to ${SCHEMA_VERSION}`);
-    }
-    db.exec(CREATE_SCHEMA);
+    const version = schemaVersion(db);
+    checkSchemaVersion(version, SQLITE_MIGRATIONS.length, 'writer');
+    for (const migration of SQLITE_MIGRATIONS.slice(version)) db.exec(migration);
     db.prepare(INIT_COUNTERS).run(randomUUID(), Date.now());
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
   }).immediate();
 }
 
@@ -207,7 +224,7 @@ function migrate(db: Db): void {
  * WAL so readers never block the writer, and waits up to `busyTimeoutMs` for other writers.
  * With `synchronous = FULL` (the default) every commit is durable before the job is acknowledged.
  */
-export function openStoreWriter(path: string, options: SqliteOptions = {}): EventStoreWriter {
+export async function openSqliteWriter(path: string, options: SqliteOptions = {}): Promise<EventStoreWriter> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
@@ -215,7 +232,7 @@ export function openStoreWriter(path: string, options: SqliteOptions = {}): Even
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     migrate(db);
-    return new SqliteWriter(db);
+    return new SqliteWriter(db, path);
   } catch (e) {
     db.close();
     throw e;
@@ -224,14 +241,15 @@ export function openStoreWriter(path: string, options: SqliteOptions = {}): Even
 
 /**
  * Opens an existing store read-only (API replicas). Throws SQLITE_CANTOPEN when no worker has
- * created it yet.
+ * created it yet, and SchemaVersionError when its schema is not this build's.
  */
-export function openStoreReader(path: string, options: SqliteOptions = {}): EventStoreReader {
+export async function openSqliteReader(path: string, options: SqliteOptions = {}): Promise<EventStoreReader> {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    const reader = new SqliteReader(db);
-    reader.readCounters();
+    checkSchemaVersion(schemaVersion(db), SQLITE_MIGRATIONS.length, 'reader');
+    const reader = new SqliteReader(db, path);
+    await reader.readCounters();
     return reader;
   } catch (e) {
     db.close();

@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ManagedChild } from './childProcess.js';
+import { freePort } from './freePort.js';
+
+export interface PostgresServerOptions {
+  /** Where the cluster lives; a temp directory (removed by `stop`) when absent. */
+  dir?: string;
+  port?: number;
+  echo?: boolean;
+  /**
+   * Sync to disk as production does. Off by default: a private server for tests and benchmarks
+   * survives a crash of its own processes without fsync (the OS still has the pages), only an OS
+   * crash could lose data, and on a shared 2-core machine the syncs would dominate every timing.
+   */
+  durable?: boolean;
+}
+
+export interface PostgresServer {
+  /** URL of the `postgres` database, as the superuser `postgres` (trust authentication, loopback only). */
+  readonly url: string;
+  readonly port: number;
+  readonly child: ManagedChild;
+  /** A new, empty database on this server; returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Fast shutdown (SIGINT: sessions are cut, the cluster is left consistent). */
+  stop(): Promise<void>;
+  /** SIGKILL of the postmaster: a crash; the next start recovers from the WAL. */
+  kill(): Promise<void>;
+}
+
+/**
+ * The directory of `initdb` and `postgres`: `POSTGRES_BIN_DIR`, else Debian's
+ * `/usr/lib/postgresql/<newest version>/bin`, else the PATH.
+ */
+export function postgresBinDir(): string {
+  const explicit = process.env.POSTGRES_BIN_DIR;
+  if (explicit) return explicit;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions[0]) return join(root, versions[0], 'bin');
+  try {
+    const initdb = execFileSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).trim();
+    if (initdb) return initdb.slice(0, initdb.lastIndexOf('/'));
+  } catch {
+    // not on the PATH either
+  }
+  throw new Error(
+    'PostgreSQL was not found (no initdb under /usr/lib/postgresql/*/bin or on the PATH). Install it ' +
+      '(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql), or set ' +
+      'POSTGRES_BIN_DIR to its bin directory, or DATABASE_URL / TEST_DATABASE_URL to a running server.',
+  );
+}
+
+/** True when `postgresBinDir()` would find the binaries. */
+export function hasPostgresBinaries(): boolean {
+  try {
+    postgresBinDir();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as the `postgres` user (Debian's package creates it). */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    throw new Error('running as root, PostgreSQL needs a "postgres" user to run as; none exists');
+  }
+}
+
+/**
+ * Starts a private PostgreSQL: `initdb` into a new directory, then `postgres` on a free port of
+ * 127.0.0.1 (its socket in that directory too, so nothing system-wide is touched).
+ */
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const bin = postgresBinDir();
+  const user = serverUser();
+  const temporary = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'aggregator-pg-'));
+  mkdirSync(dir, { recursive: true });
+  if (user) chownSync(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  if (!existsSync(join(data, 'PG_VERSION'))) {
+    execFileSync(
+      join(bin, 'initdb'),
+      ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync'],
+      { stdio: 'pipe', ...user },
+    );
+  }
+  const port = options.port ?? (await freePort());
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: dir,
+    max_connections: '200',
+    ...(options.durable ? {} : { fsync: 'off', full_page_writes: 'off' }),
+  };
+  const child = new ManagedChild({
+    name: `postgres:${port}`,
+    command: join(bin, 'postgres'),
+    args: ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
+    echo: options.echo,
+    ...user,
+  });
+  try {
+    await child.waitFor(/database system is ready to accept connections/, 30_000);
+  } catch (e: unknown) {
+    await child.kill();
+    throw e;
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const cleanUp = () => {
+    if (temporary) rmSync(dir, { recursive: true, force: true });
+  };
+  return {
+    url,
+    port,
+    child,
+    createDatabase: (name) => createDatabase(url, name),
+    stop: () => child.stop(15_000, 'SIGINT').finally(cleanUp),
+    kill: () => child.kill(),
+  };
+}
+
+/**
+ * Creates database `name` on the server of `adminUrl` (whose user may create databases) and
+ * returns the URL of the new database.
+ */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  await runAsAdmin(adminUrl, `CREATE DATABASE ${plainName(name)}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops database `name` on the server of `adminUrl`, cutting the connections still open to it. */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await runAsAdmin(adminUrl, `DROP DATABASE IF EXISTS ${plainName(name)} WITH (FORCE)`);
+}
+
+// Database names cannot be query parameters: accept only names that need no quoting.
+function plainName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+  return name;
+}
+
+async function runAsAdmin(adminUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,21 @@
+export {
+  type ApplyOutcome,
+  applyBatch,
+  type BatchToApply,
+  type EventJsonRow,
+  type EventStoreReader,
+  type EventStoreWriter,
+  type ListQuery,
+  type StoreCounters,
+  type StoredEventRow,
+  type StoreKind,
+} from './eventStore.js';
+export {
+  describeStore,
+  type OpenStoreOptions,
+  openStoreReader,
+  openStoreWriter,
+  type StoreConfig,
+  storeKind,
+} from './openStore.js';
+export { isSchemaVersionError, SchemaVersionError } from './schemaVersion.js';

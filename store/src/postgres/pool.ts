@@ -1,0 +1,61 @@
+import pg from 'pg';
+
+export interface PostgresOptions {
+  /** `postgres://` or `postgresql://` URL (DATABASE_URL). */
+  url: string;
+  /** Most connections this process keeps open (DATABASE_POOL_SIZE). */
+  poolSize: number;
+  /**
+   * Called when an idle pooled connection fails (the server restarted, a connection was killed).
+   * The pool drops it and opens another on the next query; the application only logs it.
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
+const INT8_OID = 20;
+
+// bigint columns (seq, counters) come back as numbers: they stay far below 2^53, and every caller
+// expects a number. Per pool, not global, so no other pg user in the process is affected.
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** A connection pool on `options.url`. Connecting times out after 5 s instead of hanging. */
+export function createPool(options: PostgresOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    connectionTimeoutMillis: 5000,
+    types,
+    application_name: 'aggregator',
+  });
+  // An 'error' event without a listener would crash the process.
+  pool.on('error', (error) => options.onConnectionError?.(error));
+  return pool;
+}
+
+/** Anything that runs a query: the pool, or one connection inside a transaction. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * Runs `fn` in a transaction on one connection of the pool. A connection whose rollback failed
+ * (it was lost) is destroyed rather than returned to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e: unknown) {
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw e;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,377 @@
+import { join } from 'node:path';
+import { type Event, loadConfig } from '@aggregator/common';
+import {
+  applyBatch,
+  type EventStoreWriter,
+  isSchemaVersionError,
+  openStoreReader,
+  openStoreWriter,
+  type StoreConfig,
+} from '@aggregator/store';
+import Database from 'better-sqlite3';
+import { expect } from 'chai';
+import pg from 'pg';
+import { requirePostgres, withTestDatabase } from './support/postgres.js';
+import { withTempDir } from './support/withStack.js';
+
+/**
+ * The definition of "a store": every adapter runs all of this suite (store/src/eventStore.ts).
+ * Each test opens its own store: a temp SQLite file, or a fresh PostgreSQL database.
+ */
+interface Adapter {
+  name: string;
+  /** Skips (or, in CI, fails) the suite when the adapter's server is missing. */
+  require?(context: Mocha.Context): void;
+  /** A configuration naming a store of its own, that no worker has created yet. */
+  withConfig<T>(fn: (config: StoreConfig) => Promise<T>): Promise<T>;
+  /** Marks the store as migrated by a newer build, at `version`. */
+  setSchemaVersion(config: StoreConfig, version: number): Promise<void>;
+}
+
+const adapters: Adapter[] = [
+  {
+    name: 'SQLite',
+    withConfig: (fn) => withTempDir((dir) => fn(loadConfig({ SQLITE_PATH: join(dir, 'nested', 'db.sqlite') }))),
+    async setSchemaVersion(config, version) {
+      const db = new Database(config.SQLITE_PATH);
+      db.pragma(`user_version = ${version}`);
+      db.close();
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    require: requirePostgres,
+    withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
+    async setSchemaVersion(config, version) {
+      const client = new pg.Client({ connectionString: config.DATABASE_URL });
+      await client.connect();
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]).finally(() => client.end());
+    },
+  },
+];
+
+const event = (topic: string, id: string, payload: Event['payload'] = {}): Event => ({
+  topic,
+  event_id: id,
+  timestamp: '2025-01-31T12:00:00Z',
+  source: 's',
+  payload,
+});
+
+for (const adapter of adapters) {
+  describe(`store contract: ${adapter.name}`, function () {
+    this.timeout(60_000);
+    before(function () {
+      adapter.require?.(this);
+    });
+
+    const withStore = (fn: (store: EventStoreWriter, config: StoreConfig) => Promise<void>) =>
+      adapter.withConfig(async (config) => {
+        const store = await openStoreWriter(config);
+        try {
+          await fn(store, config);
+        } finally {
+          await store.close();
+        }
+      });
+    const ids = async (store: EventStoreWriter, query = { after: 0, limit: 100 }) =>
+      (await store.listEvents(query)).map((r) => `${r.topic}${r.event_id}`);
+
+    it('inserts new pairs, drops duplicates inside a batch and across batches, and counts exactly', () =>
+      withStore(async (store) => {
+        const first = await applyBatch(store, 'job-1', [event('a', '1'), event('a', '2'), event('a', '1')]);
+        expect(first).to.include({ firstApplication: true, inserted: 2, duplicates: 1 });
+        expect(first.topics).to.deep.equal(['a']);
+        const second = await applyBatch(store, 'job-2', [event('a', '2'), event('b', '2')]);
+        expect(second).to.include({ inserted: 1, duplicates: 1 });
+        expect(second.counters).to.include({ received: 5, unique_processed: 3, duplicate_dropped: 2 });
+        expect(await store.readCounters()).to.include({ received: 5, unique_processed: 3, duplicate_dropped: 2 });
+        expect(await store.countEvents()).to.equal(3);
+        expect(await store.listTopics()).to.deep.equal(['a', 'b']);
+        expect(await store.countTopics()).to.equal(2);
+      }));
+
+    it('treats the same event_id under two topics as two events', () =>
+      withStore(async (store) => {
+        expect((await applyBatch(store, 'j', [event('a', 'x'), event('b', 'x')])).inserted).to.equal(2);
+      }));
+
+    it('applies a job once: a redelivered job changes nothing and reports the current counters', () =>
+      withStore(async (store) => {
+        await applyBatch(store, 'job-1', [event('a', '1')]);
+        const again = await applyBatch(store, 'job-1', [event('a', '1'), event('a', '2')]);
+        expect(again).to.include({ firstApplication: false, inserted: 0, duplicates: 0 });
+        expect(again.counters).to.include({ received: 1, unique_processed: 1, duplicate_dropped: 0 });
+        expect(await store.countEvents()).to.equal(1);
+      }));
+
+    it('applies a job listed twice in one group once', () =>
+      withStore(async (store) => {
+        const outcomes = await store.applyBatches([
+          { jobId: 'a', events: [event('t', '1'), event('t', '2')] },
+          { jobId: 'b', events: [event('t', '2'), event('t', '3')] },
+          { jobId: 'a', events: [event('t', '1'), event('t', '2')] },
+        ]);
+        expect(outcomes.map((o) => [o.firstApplication, o.inserted, o.duplicates])).to.deep.equal([
+          [true, 2, 0],
+          [true, 1, 1],
+          [false, 0, 0],
+        ]);
+        expect(outcomes[2]?.counters).to.include({ received: 4, unique_processed: 3, duplicate_dropped: 1 });
+      }));
+
+    it('commits all of a group or none of it', () =>
+      withStore(async (store) => {
+        await applyBatch(store, 'before', [event('a', '0')]);
+        // JSON.stringify throws on a BigInt: the second job can never be stored.
+        const poison = event('a', '2', { n: 10n } as unknown as Event['payload']);
+        let failed = false;
+        await store
+          .applyBatches([
+            { jobId: 'good', events: [event('a', '1')] },
+            { jobId: 'poison', events: [poison] },
+          ])
+          .catch(() => {
+            failed = true;
+          });
+        expect(failed).to.equal(true);
+        expect(await store.readCounters()).to.include({ received: 1, unique_processed: 1 });
+        expect(await ids(store)).to.deep.equal(['a0']);
+        // Nothing of 'good' was recorded: applied again, it counts.
+        expect((await applyBatch(store, 'good', [event('a', '1')])).firstApplication).to.equal(true);
+      }));
+
+    it('skips an event first claimed by another job that is applied here, counting it as a duplicate', () =>
+      withStore(async (store) => {
+        await applyBatch(store, 'j1', [event('a', '1')]);
+        const outcome = await applyBatch(store, 'j2', [event('a', '1'), event('a', '2')], ['j1', '']);
+        expect(outcome).to.include({ inserted: 1, duplicates: 1 });
+        expect(await store.countEvents()).to.equal(2);
+      }));
+
+    it('does not even ask the primary key about an event vouched for by an applied job', () =>
+      withStore(async (store) => {
+        // 'j1' is applied but never stored ('a','1'): only the claim can make j2 drop it, so this
+        // shows the skip itself (the cases above would pass on the primary key alone).
+        await applyBatch(store, 'j1', [event('a', '0')]);
+        const [alone] = await store.applyBatches([{ jobId: 'j2', events: [event('a', '1')], claimedBy: ['j1'] }]);
+        expect(alone).to.include({ inserted: 0, duplicates: 1 });
+        const [, grouped] = await store.applyBatches([
+          { jobId: 'j3', events: [event('b', '0')], claimedBy: [''] },
+          { jobId: 'j4', events: [event('b', '1')], claimedBy: ['j3'] },
+        ]);
+        expect(grouped).to.include({ inserted: 0, duplicates: 1 });
+        expect(await ids(store)).to.deep.equal(['a0', 'b0']);
+      }));
+
+    it('lets the primary key decide events claimed by a job that is not applied here, or by itself', () =>
+      withStore(async (store) => {
+        // 'ghost' claimed the pairs and died before its commit (or was applied in another store).
+        const outcome = await applyBatch(
+          store,
+          'j2',
+          [event('a', '1'), event('a', '2'), event('a', '1')],
+          ['ghost', '', 'j2'],
+        );
+        expect(outcome).to.include({ inserted: 2, duplicates: 1 });
+        expect(await ids(store)).to.deep.equal(['a1', 'a2']);
+      }));
+
+    it('does not trust a claim by a job applied later in the same group', () =>
+      withStore(async (store) => {
+        const [first, second] = await store.applyBatches([
+          { jobId: 'j1', events: [event('a', '1')], claimedBy: ['j2'] },
+          { jobId: 'j2', events: [event('a', '1')], claimedBy: [''] },
+        ]);
+        expect(first).to.include({ inserted: 1, duplicates: 0 });
+        expect(second).to.include({ inserted: 0, duplicates: 1 });
+      }));
+
+    it('trusts a claim by a job applied earlier in the same group commit', () =>
+      withStore(async (store) => {
+        const [first, second] = await store.applyBatches([
+          { jobId: 'j1', events: [event('a', '1')], claimedBy: [''] },
+          { jobId: 'j2', events: [event('a', '1'), event('a', '2')], claimedBy: ['j1', ''] },
+        ]);
+        expect(first).to.include({ inserted: 1, duplicates: 0 });
+        expect(second).to.include({ inserted: 1, duplicates: 1 });
+        expect(second?.counters).to.include({ received: 3, unique_processed: 2, duplicate_dropped: 1 });
+      }));
+
+    it('assigns seq 1, 2, 3… in processing order, never reused, and lists by topic and after', () =>
+      withStore(async (store) => {
+        await applyBatch(store, 'j1', [event('a', '1'), event('b', '1'), event('a', '2')]);
+        await applyBatch(store, 'j2', [event('a', '1'), event('a', '3')]);
+        const all = await store.listEvents({ after: 0, limit: 10 });
+        expect(all.map((r) => r.seq)).to.deep.equal([1, 2, 3, 4]);
+        expect(all.map((r) => `${r.topic}${r.event_id}`)).to.deep.equal(['a1', 'b1', 'a2', 'a3']);
+        expect((await store.listEvents({ topic: 'a', after: 0, limit: 10 })).map((r) => r.event_id)).to.deep.equal([
+          '1',
+          '2',
+          '3',
+        ]);
+        expect((await store.listEvents({ topic: 'a', after: 1, limit: 1 })).map((r) => r.seq)).to.deep.equal([3]);
+        expect(all[0]).to.include({ timestamp: '2025-01-31T12:00:00Z', source: 's' });
+        expect(Date.parse(all[0]?.processed_at ?? '')).to.be.closeTo(Date.now(), 60_000);
+      }));
+
+    it('stores payloads as JSON text, keys and numbers intact', () =>
+      withStore(async (store) => {
+        const payload = JSON.parse(
+          '{"z":1,"a":2,"__proto__":{"x":1},"n":1.5e300,"i":-0.000123,"s":"\\u0000é😀","a2":[1,{"b":null}],"big":12345678901234567890}',
+        );
+        await applyBatch(store, 'j', [event('a', '1', payload)]);
+        const [row] = await store.listEvents({ after: 0, limit: 1 });
+        expect(JSON.parse(row?.payload ?? '')).to.deep.equal(payload);
+        expect(row?.payload).to.equal(JSON.stringify(payload));
+      }));
+
+    it('lists events as JSON built by the database that equals the rows, whatever the strings hold', () =>
+      withStore(async (store) => {
+        const awkward = ['quote"d', 'back\\slash', 'é😀\u2028\u2029', 'e\u0301 \u202e', '</script>', '{"a":1}'];
+        const payload = JSON.parse('{"__proto__":{"x":1},"n":1.5e300,"s":"\\u0000\\"","big":12345678901234567890}');
+        await applyBatch(
+          store,
+          'j',
+          awkward.map((s, i) => ({
+            topic: s,
+            event_id: `${s}-${i}`,
+            timestamp: '2025-01-31T12:00:00+05:30',
+            source: s,
+            payload,
+          })),
+        );
+        for (const query of [
+          { after: 0, limit: 10 },
+          { topic: awkward[1], after: 0, limit: 10 },
+        ]) {
+          const rows = await store.listEvents(query);
+          const json = await store.listEventsAsJson(query);
+          expect(json.map(([seq]) => seq)).to.deep.equal(rows.map((r) => r.seq));
+          expect(json.map(([, text]) => JSON.parse(text))).to.deep.equal(
+            rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) })),
+          );
+          // The payload is spliced in byte for byte, as it was stored.
+          for (const [i, [, text]] of json.entries()) expect(text).to.include(`"payload":${rows[i]?.payload},`);
+        }
+      }));
+
+    it('is shared by two writers and a reader opened on the same configuration', () =>
+      withStore(async (store, config) => {
+        const other = await openStoreWriter(config);
+        const reader = await openStoreReader(config);
+        try {
+          await applyBatch(store, 'j1', [event('a', '1')]);
+          await applyBatch(other, 'j2', [event('a', '1'), event('a', '2')]);
+          expect(await applyBatch(other, 'j1', [event('a', '1')])).to.include({ firstApplication: false });
+          expect(await reader.readCounters()).to.include({ received: 3, unique_processed: 2, duplicate_dropped: 1 });
+          expect((await reader.readCounters()).store_id).to.equal((await store.readCounters()).store_id);
+          expect(await reader.listTopics()).to.deep.equal(['a']);
+        } finally {
+          await other.close();
+          await reader.close();
+        }
+      }));
+
+    it('creates the store once when several writers start at once', () =>
+      adapter.withConfig(async (config) => {
+        const writers = await Promise.all(Array.from({ length: 4 }, () => openStoreWriter(config)));
+        try {
+          const storeIds = await Promise.all(writers.map(async (w) => (await w.readCounters()).store_id));
+          expect(new Set(storeIds).size).to.equal(1);
+          await Promise.all(writers.map((w, i) => applyBatch(w, `j${i}`, [event('a', String(i))])));
+          expect(await writers[0]?.readCounters()).to.include({ received: 4, unique_processed: 4 });
+        } finally {
+          await Promise.all(writers.map((w) => w.close()));
+        }
+      }));
+
+    it('refuses to open for reading a store that no worker has created', () =>
+      adapter.withConfig(async (config) => {
+        let error: unknown;
+        await openStoreReader(config).catch((e: unknown) => {
+          error = e;
+        });
+        expect(error).to.be.instanceOf(Error);
+      }));
+
+    it('refuses a schema newer than this build, naming both versions, to readers and writers', () =>
+      adapter.withConfig(async (config) => {
+        await (await openStoreWriter(config)).close();
+        await adapter.setSchemaVersion(config, 99);
+        for (const open of [openStoreReader, openStoreWriter]) {
+          let error: unknown;
+          await open(config).catch((e: unknown) => {
+            error = e;
+          });
+          expect(isSchemaVersionError(error)).to.equal(true);
+          expect((error as Error).message).to.match(/schema version 99\b.*\b1\b/);
+        }
+      }));
+
+    it('prunes applied-job records older than the cutoff', () =>
+      withStore(async (store) => {
+        await applyBatch(store, 'old', [event('a', '1')]);
+        expect(await store.pruneAppliedJobs(Date.now() + 1000)).to.equal(1);
+        expect(await store.pruneAppliedJobs(Date.now() + 1000)).to.equal(0);
+        // Forgotten: a redelivery would now count again (hence the long retention).
+        expect((await applyBatch(store, 'old', [event('a', '1')])).firstApplication).to.equal(true);
+      }));
+
+    it('closes idempotently', () =>
+      adapter.withConfig(async (config) => {
+        const store = await openStoreWriter(config);
+        await Promise.all([store.close(), store.close()]);
+        await store.close();
+      }));
+
+    it('never lets a reader tailing after= miss an event while several writers commit at once', () =>
+      withStore(async (first, config) => {
+        const writers = [first, ...(await Promise.all([1, 2, 3].map(() => openStoreWriter(config))))];
+        const reader = await openStoreReader(config);
+        const groupsPerWriter = 40;
+        let writing = true;
+        try {
+          const written = Promise.all(
+            writers.map(async (writer, w) => {
+              for (let g = 0; g < groupsPerWriter; g++) {
+                // Several jobs per group and overlapping pairs across writers: duplicates too.
+                await writer.applyBatches(
+                  [0, 1, 2].map((j) => ({
+                    jobId: `w${w}-g${g}-j${j}`,
+                    events: Array.from({ length: 1 + ((g + j) % 7) }, (_, i) =>
+                      event(`t${i % 3}`, `${(g * 31 + j * 7 + i * (w + 1)) % 200}-${g % 5}`),
+                    ),
+                  })),
+                );
+              }
+            }),
+          ).finally(() => {
+            writing = false;
+          });
+          const seen: number[] = [];
+          let after = 0;
+          const follow = async () => {
+            const page = await reader.listEvents({ after, limit: 7 });
+            for (const row of page) seen.push(row.seq);
+            after = page.at(-1)?.seq ?? after;
+            return page.length;
+          };
+          // Tail while the writers run, then until the end.
+          while (writing) await follow();
+          await written;
+          while ((await follow()) > 0);
+          const stored = (await reader.listEvents({ after: 0, limit: 1_000_000 })).map((r) => r.seq);
+          expect(stored.length).to.be.greaterThan(100);
+          // Every stored row was seen, once, in order: no row became visible after the reader had
+          // moved past its seq.
+          expect(seen).to.deep.equal(stored);
+          expect(stored).to.deep.equal(Array.from({ length: stored.length }, (_, i) => i + 1));
+          expect((await reader.readCounters()).unique_processed).to.equal(stored.length);
+        } finally {
+          writing = false;
+          await Promise.all([...writers.slice(1).map((w) => w.close()), reader.close()]);
+        }
+      }));
+  });
+}
