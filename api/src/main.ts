@@ -18,6 +18,7 @@ import {
 } from '@aggregator/common';
 import { Queue } from 'bullmq';
 import { QueuePublisher } from './batchPublisher.js';
+import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   });
 
   const server: Server = app.listen({ host: config.HOST, port: config.PORT });
+  server.on('clientError', clientErrorReply(logger));
   await once(server, 'listening');
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
   const address = server.address();
