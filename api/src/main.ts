@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import {
+  announceReady,
   type BatchJobData,
   coerceError,
   createKeys,
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
   const address = server.address();
   logger.info({ address }, 'api listening');
+  if (address && typeof address === 'object') announceReady({ service: 'api', address });
 
   // Under api/dist/cluster.js the primary sends SIGTERM; SIGINT from a terminal is ignored there.
   const signals: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
       await resources.close();
     },
     signals,
+    // A replica's parent is the cluster primary; node's cluster module ends the replica when it goes.
+    { withParent: !cluster.isWorker },
   );
 }
 

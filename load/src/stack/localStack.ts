@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { ManagedChild } from './childProcess.js';
-import { type RedisServer, startRedisServer } from './redisServer.js';
+import { type RedisServer, redisLogLevel, startRedisServer } from './redisServer.js';
 import { startApi, startWorker } from './services.js';
 
 export interface LocalStackOptions {
@@ -40,7 +40,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dataDir = resolve(options.dataDir);
   const redis = options.redisUrl
     ? undefined
-    : await startRedisServer({ dir: join(dataDir, 'redis'), echo: options.echo });
+    : await startRedisServer({
+        dir: join(dataDir, 'redis'),
+        echo: options.echo,
+        // As quiet as the services (which read LOG_LEVEL from the same environment).
+        logLevel: redisLogLevel(options.env?.LOG_LEVEL ?? process.env.LOG_LEVEL),
+      });
   const redisUrl = options.redisUrl ?? (redis as RedisServer).url;
   const env: Record<string, string> = {
     REDIS_URL: redisUrl,
