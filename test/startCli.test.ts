@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/load';
 import { expect } from 'chai';
+import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withTempDir } from './support/withStack.js';
 
 /** `npm start`'s launcher (load/dist/startCli.js) as a person runs it, on a data directory of the test's own. */
@@ -22,12 +26,114 @@ function launch(args: string[], env: Record<string, string | undefined> = {}): M
 async function stopLaunch(cli: ManagedChild): Promise<void> {
   if (!cli.running) return;
   cli.process.kill('SIGINT');
-  const { code } = await cli.exited;
-  expect(code, cli.tail()).to.equal(0);
+  const { code, signal } = await cli.exited;
+  expect({ code, signal }, cli.tail()).to.deep.equal({ code: 0, signal: null });
+}
+
+interface LockFile {
+  pid: number;
+  processes: Array<{ name: string; pid: number }>;
+}
+
+function readLockFile(dir: string): LockFile {
+  return JSON.parse(readFileSync(join(dir, 'stack.lock'), 'utf8')) as LockFile;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped by its new parent) has an empty command line.
+  return !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
+}
+
+/** Every file under `dir` with the SHA-256 of its content. */
+function snapshot(dir: string): Record<string, string> {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  return Object.fromEntries(
+    files.map((e) => {
+      const path = join(e.parentPath, e.name);
+      return [path, createHash('sha256').update(readFileSync(path)).digest('hex')];
+    }),
+  );
 }
 
 describe('npm start (the local stack launcher)', function () {
-  this.timeout(90_000);
+  this.timeout(120_000);
+
+  it("refuses a second stack on the same data directory without touching the first one's Redis files", () =>
+    withTempDir(async (dir) => {
+      const first = launch(['--port', String(await freePort()), '--data', dir]);
+      const frozen: number[] = [];
+      try {
+        await first.waitFor(UP, 60_000);
+        const lock = readLockFile(dir);
+        expect(lock.pid).to.equal(first.pid);
+        expect(lock.processes.map((p) => p.name)).to.deep.equal(['redis-server', 'worker-0', 'api']);
+        // Freeze the first stack's services, so that its Redis gets no more writes and its AOF
+        // files change only if someone else writes them; wait until they are still.
+        for (const p of lock.processes.filter((p) => p.name !== 'redis-server')) {
+          process.kill(p.pid, 'SIGSTOP');
+          frozen.push(p.pid);
+        }
+        let previous: string | undefined;
+        const before = await waitUntil(
+          () => {
+            const now = snapshot(join(dir, 'redis'));
+            const still = previous === JSON.stringify(now);
+            previous = JSON.stringify(now);
+            return still && Object.keys(now).length > 0 && now;
+          },
+          { what: 'the AOF files to be still', intervalMs: 300 },
+        );
+
+        const second = launch(['--port', String(await freePort()), '--data', dir]);
+        const { code } = await second.exited;
+        expect(code, second.tail()).to.equal(1);
+        expect(second.tail()).to.include(`in use by another stack (pid ${first.pid}`).and.include(dir);
+        expect(
+          second.lines.filter((l) => l.startsWith('[')),
+          'no process started',
+        ).to.deep.equal([]);
+        expect(snapshot(join(dir, 'redis'))).to.deep.equal(before);
+      } finally {
+        for (const pid of frozen) process.kill(pid, 'SIGCONT');
+        await stopLaunch(first);
+      }
+      expect(existsSync(join(dir, 'stack.lock')), 'lock released on a clean stop').to.equal(false);
+
+      const third = launch(['--port', String(await freePort()), '--data', dir]);
+      try {
+        await third.waitFor(UP, 60_000);
+      } finally {
+        await stopLaunch(third);
+      }
+    }));
+
+  it('starts on a data directory whose stack was SIGKILLed, stopping what that stack left running', () =>
+    withTempDir(async (dir) => {
+      const crashed = launch(['--port', String(await freePort()), '--data', dir]);
+      await crashed.waitFor(UP, 60_000);
+      const leftovers = readLockFile(dir).processes;
+      await crashed.kill();
+      const next = launch(['--port', String(await freePort()), '--data', dir]);
+      try {
+        await next.waitFor(UP, 60_000);
+        expect(next.lines).to.include(`cleared the lock of stack pid ${crashed.pid}, which is no longer running`);
+        // The services stopped with their launcher; its redis-server was stopped by the next one.
+        const redis = leftovers.find((p) => p.name === 'redis-server');
+        expect(next.lines).to.include(
+          `stopping redis-server (pid ${redis?.pid}), left running by stack pid ${crashed.pid}`,
+        );
+        expect(leftovers.filter((p) => alive(p.pid))).to.deep.equal([]);
+        expect(readLockFile(dir).pid).to.equal(next.pid);
+      } finally {
+        await stopLaunch(next);
+        for (const p of leftovers) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
+      }
+    }));
 
   it("respects the user's LOG_LEVEL: with warn the stack starts and no process logs an info line", () =>
     withTempDir(async (dir) => {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startLocalStack } from './stack/localStack.js';
+import { type LocalStack, startLocalStack } from './stack/localStack.js';
 
 const HELP = `npm start -- [options]
 
@@ -37,7 +37,24 @@ async function main(): Promise<void> {
     }
     return n;
   };
-  const stack = await startLocalStack({
+  // Handlers first: a signal that arrives while the stack starts (or just as the banner is
+  // printed) must stop it cleanly too, not kill the launcher and leave its processes behind.
+  let stack: LocalStack | undefined;
+  let stopping = false;
+  const stop = (running: LocalStack) =>
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  const onSignal = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    if (stack) void stop(stack);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  stack = await startLocalStack({
     apis: number('api', values.api, 1, 64),
     workers: number('workers', values.workers, 1, 64),
     port: number('port', values.port, 1, 65535),
@@ -45,19 +62,11 @@ async function main(): Promise<void> {
     redisUrl: process.env.REDIS_URL || undefined,
     echo: true,
   });
+  if (stopping) {
+    await stop(stack);
+    return;
+  }
   process.stdout.write(`\naggregator is up on ${stack.url} (redis ${stack.redisUrl}); Ctrl-C stops it\n\n`);
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stdout.write('\nstopping…\n');
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
 }
 
 main().catch((e: unknown) => {
