@@ -32,7 +32,7 @@ export function readCheckConfig(env = process.env) {
     if (!ok) problems.push(`✖ ${rule}\n  → at ${name}`);
   };
   const config = {
-    host: get('HOST') ?? '0.0.0.0',
+    host: get('HOST') ?? '127.0.0.1',
     port: Number(get('PORT') ?? 8080),
     redisUrl: get('REDIS_URL') ?? 'redis://127.0.0.1:6379',
     prefix: get('REDIS_PREFIX') ?? 'aggregator',

@@ -30,6 +30,26 @@ async function stopLaunch(cli: ManagedChild): Promise<void> {
   expect({ code, signal }, cli.tail()).to.deep.equal({ code: 0, signal: null });
 }
 
+/**
+ * Runs the launcher until it is up, calls `fn` with its banner line, then stops it as Ctrl-C
+ * does (checking that it stopped cleanly); returns the stopped launcher, whose lines are all kept.
+ */
+async function withLaunch(
+  args: string[],
+  env: Record<string, string | undefined>,
+  fn: (banner: string, cli: ManagedChild) => Promise<void>,
+): Promise<ManagedChild> {
+  const cli = launch(args, env);
+  try {
+    await fn(await cli.waitFor(UP, 60_000), cli);
+  } finally {
+    await stopLaunch(cli);
+  }
+  return cli;
+}
+
+const warnings = (cli: ManagedChild) => cli.lines.filter((l) => l.startsWith('warning:'));
+
 interface LockFile {
   pid: number;
   processes: Array<{ name: string; pid: number }>;
@@ -58,6 +78,19 @@ function snapshot(dir: string): Record<string, string> {
       return [path, createHash('sha256').update(readFileSync(path)).digest('hex')];
     }),
   );
+}
+
+/** The IPv4 addresses the kernel shows listening on `port` (Linux's /proc/net/tcp). */
+function listeningOn(port: number): string[] {
+  const rows = readFileSync('/proc/net/tcp', 'utf8').trim().split('\n').slice(1);
+  return rows
+    .map((row) => row.trim().split(/\s+/))
+    .filter(([, local, , state]) => state === '0A' && Number.parseInt(local?.split(':')[1] ?? '', 16) === port)
+    .map(([, local]) => {
+      const hex = local?.split(':')[0] ?? '';
+      // Four bytes in host (little-endian) order.
+      return [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join('.');
+    });
 }
 
 describe('npm start (the local stack launcher)', function () {
@@ -104,12 +137,7 @@ describe('npm start (the local stack launcher)', function () {
       }
       expect(existsSync(join(dir, 'stack.lock')), 'lock released on a clean stop').to.equal(false);
 
-      const third = launch(['--port', String(await freePort()), '--data', dir]);
-      try {
-        await third.waitFor(UP, 60_000);
-      } finally {
-        await stopLaunch(third);
-      }
+      await withLaunch(['--port', String(await freePort()), '--data', dir], {}, async () => {});
     }));
 
   it('starts on a data directory whose stack was SIGKILLed, stopping what that stack left running', () =>
@@ -118,38 +146,67 @@ describe('npm start (the local stack launcher)', function () {
       await crashed.waitFor(UP, 60_000);
       const leftovers = readLockFile(dir).processes;
       await crashed.kill();
-      const next = launch(['--port', String(await freePort()), '--data', dir]);
       try {
-        await next.waitFor(UP, 60_000);
-        expect(next.lines).to.include(`cleared the lock of stack pid ${crashed.pid}, which is no longer running`);
-        // The services stopped with their launcher; its redis-server was stopped by the next one.
-        const redis = leftovers.find((p) => p.name === 'redis-server');
-        expect(next.lines).to.include(
-          `stopping redis-server (pid ${redis?.pid}), left running by stack pid ${crashed.pid}`,
-        );
-        expect(leftovers.filter((p) => alive(p.pid))).to.deep.equal([]);
-        expect(readLockFile(dir).pid).to.equal(next.pid);
+        await withLaunch(['--port', String(await freePort()), '--data', dir], {}, async (_, next) => {
+          expect(next.lines).to.include(`cleared the lock of stack pid ${crashed.pid}, which is no longer running`);
+          // The services stopped with their launcher; its redis-server was stopped by the next one.
+          const redis = leftovers.find((p) => p.name === 'redis-server');
+          expect(next.lines).to.include(
+            `stopping redis-server (pid ${redis?.pid}), left running by stack pid ${crashed.pid}`,
+          );
+          expect(leftovers.filter((p) => alive(p.pid))).to.deep.equal([]);
+          expect(readLockFile(dir).pid).to.equal(next.pid);
+        });
       } finally {
-        await stopLaunch(next);
         for (const p of leftovers) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
       }
+    }));
+
+  it('listens on loopback by default, and says so', () =>
+    withTempDir(async (dir) => {
+      const port = await freePort();
+      const cli = await withLaunch(['--port', String(port), '--data', dir], {}, async (banner) => {
+        expect(banner).to.include(`up on http://127.0.0.1:${port} (listening on 127.0.0.1:${port}, loopback only;`);
+        expect(listeningOn(port)).to.deep.equal(['127.0.0.1']);
+      });
+      expect(warnings(cli)).to.deep.equal([]);
+    }));
+
+  it('listens on every interface only when asked, and warns while API_TOKEN or READ_TOKEN is missing', () =>
+    withTempDir(async (dir) => {
+      const port = await freePort();
+      const everywhere = `listening on 0.0.0.0:${port}, every interface;`;
+      await withLaunch(['--port', String(port), '--data', dir, '--host', '0.0.0.0'], {}, async (banner, cli) => {
+        expect(banner).to.include(`up on http://127.0.0.1:${port} (${everywhere}`);
+        expect(listeningOn(port)).to.deep.equal(['0.0.0.0']);
+        await cli.waitFor(
+          new RegExp(
+            `^warning: the API listens on 0\\.0\\.0\\.0:${port} \\(every interface\\) and API_TOKEN and READ_TOKEN are not set`,
+          ),
+        );
+      });
+      // HOST does the same as --host; with both tokens there is nothing to warn about.
+      const token = 'a-token-of-16-characters';
+      const env = { HOST: '0.0.0.0', API_TOKEN: token, READ_TOKEN: token };
+      const guarded = await withLaunch(['--port', String(port), '--data', dir], env, async (banner) => {
+        expect(banner).to.include(everywhere);
+        expect(listeningOn(port)).to.deep.equal(['0.0.0.0']);
+      });
+      expect(warnings(guarded)).to.deep.equal([]);
     }));
 
   it("respects the user's LOG_LEVEL: with warn the stack starts and no process logs an info line", () =>
     withTempDir(async (dir) => {
       const port = await freePort();
-      const cli = launch(['--port', String(port), '--data', dir, '--workers', '2'], { LOG_LEVEL: 'warn' });
-      try {
-        await cli.waitFor(UP, 60_000);
+      const args = ['--port', String(port), '--data', dir, '--workers', '2'];
+      const cli = await withLaunch(args, { LOG_LEVEL: 'warn' }, async () => {
         const res = await fetch(`http://127.0.0.1:${port}/publish`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(makeEvent()),
         });
         expect(res.status).to.equal(200);
-      } finally {
-        await stopLaunch(cli);
-      }
+      });
       const services = cli.lines.filter((l) => /^\[(api|worker-\d+)\] /.test(l));
       // pino levels: 10 trace, 20 debug, 30 info.
       expect(services.filter((l) => /"level":(10|20|30)\b/.test(l))).to.deep.equal([]);

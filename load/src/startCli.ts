@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { exposureWarning, formatAddress, reachOf } from './stack/listenAddress.js';
 import { type LocalStack, startLocalStack } from './stack/localStack.js';
 
 const HELP = `npm start -- [options]
@@ -11,6 +12,8 @@ Options:
   --api N        API replicas sharing the port (node cluster)    default 1
   --workers M    worker processes                                default 1
   --port P       HTTP port                                       default PORT or 8080
+  --host H       interface the API listens on                    default HOST or 127.0.0.1
+                 (0.0.0.0: every interface; set API_TOKEN and READ_TOKEN then)
   --data DIR     data directory (SQLite file, Redis AOF)         default ./data
   -h, --help     this text
 
@@ -22,6 +25,7 @@ async function main(): Promise<void> {
       api: { type: 'string', default: '1' },
       workers: { type: 'string', default: '1' },
       port: { type: 'string', default: process.env.PORT ?? '8080' },
+      host: { type: 'string', default: process.env.HOST || '127.0.0.1' },
       data: { type: 'string', default: './data' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
     apis: number('api', values.api, 1, 64),
     workers: number('workers', values.workers, 1, 64),
     port: number('port', values.port, 1, 65535),
+    host: values.host,
     dataDir: values.data,
     redisUrl: process.env.REDIS_URL || undefined,
     echo: true,
@@ -66,7 +71,15 @@ async function main(): Promise<void> {
     await stop(stack);
     return;
   }
-  process.stdout.write(`\naggregator is up on ${stack.url} (redis ${stack.redisUrl}); Ctrl-C stops it\n\n`);
+  process.stdout.write(
+    `\naggregator is up on ${stack.url} (listening on ${formatAddress(stack.address)}, ${reachOf(stack.address.address)}; ` +
+      `redis ${stack.redisUrl}); Ctrl-C stops it\n\n`,
+  );
+  const warning = exposureWarning(stack.address, {
+    apiToken: process.env.API_TOKEN,
+    readToken: process.env.READ_TOKEN,
+  });
+  if (warning) process.stderr.write(`${warning}\n\n`);
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,8 @@
 import { join, resolve } from 'node:path';
+import { isReadyMessage } from '@aggregator/common';
 import type { ManagedChild } from './childProcess.js';
 import { lockDataDir } from './dataDirLock.js';
+import { type ListenAddress, localUrl } from './listenAddress.js';
 import { type RedisServer, redisLogLevel, startRedisServer } from './redisServer.js';
 import { startApi, startWorker } from './services.js';
 
@@ -9,6 +11,8 @@ export interface LocalStackOptions {
   apis: number;
   workers: number;
   port: number;
+  /** Interface the API listens on; loopback (127.0.0.1) unless asked otherwise. */
+  host?: string;
   /** Where the SQLite file and the private Redis's AOF live. */
   dataDir: string;
   /** Use this Redis instead of starting a private one. */
@@ -21,7 +25,10 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** A URL that reaches the API from this machine. */
   readonly url: string;
+  /** Where the API listens, as it reported it. */
+  readonly address: ListenAddress;
   readonly redisUrl: string;
   readonly redis: RedisServer | undefined;
   readonly api: ManagedChild;
@@ -57,9 +64,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         });
     if (redis?.child.pid) lock.record({ name: 'redis-server', pid: redis.child.pid, stopsWithLauncher: false });
     const redisUrl = options.redisUrl ?? (redis as RedisServer).url;
+    const host = options.host ?? '127.0.0.1';
     const env: Record<string, string> = {
       REDIS_URL: redisUrl,
       SQLITE_PATH: join(dataDir, 'aggregator.db'),
+      HOST: host,
       PORT: String(options.port),
       API_REPLICAS: String(options.apis),
       ...options.env,
@@ -92,8 +101,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         nodeArgs: options.nodeArgs,
       }),
     );
+    const address: ListenAddress = api.messages.find(isReadyMessage)?.address ?? { address: host, port: options.port };
     return {
-      url: `http://127.0.0.1:${options.port}`,
+      url: localUrl(address),
+      address,
       redisUrl,
       redis,
       api,
