@@ -7,6 +7,7 @@ const HELP = `npm start -- [options]
 Runs the service locally as plain processes: a private redis-server (AOF on, data under
 --data) unless REDIS_URL is set, API replicas on one port, and worker processes sharing one
 SQLite file. Ctrl-C stops everything cleanly; the next start finds all earlier data again.
+One stack per data directory: another start on the same --data is refused while this one runs.
 
 Options:
   --api N        API replicas sharing the port (node cluster)    default 1
