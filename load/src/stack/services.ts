@@ -48,7 +48,8 @@ function spawnNode(entry: string, options: ServiceOptions, flags: readonly strin
 export async function startApi(options: ServiceOptions & { cluster?: boolean }): Promise<ManagedChild> {
   // The cluster primary passes its flags on to the replicas it forks.
   const child = spawnNode(options.cluster ? ENTRYPOINTS.apiCluster : ENTRYPOINTS.api, options, API_NODE_FLAGS);
-  await child.waitForMessage(isReadyMessage, 'ready message');
+  // A cluster is ready when its last replica is: on a busy 2-core machine that takes a while.
+  await child.waitForMessage(isReadyMessage, 'ready message', options.cluster ? 60_000 : 15_000);
   return child;
 }
 
