@@ -57,7 +57,8 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
-  SQLITE_PATH=/data/aggregator.db
+  SQLITE_PATH=/data/aggregator.db \
+  HOST=0.0.0.0
 WORKDIR /app
 # node_modules and the manifests (workspace links in node_modules/@aggregator point at them),
 # then the compiled code. Everything stays owned by root: the app cannot change its own code.

@@ -172,7 +172,13 @@ describe('cluster: API replicas and workers sharing one store (processes)', func
 
   it('runs three API replicas on one port in cluster mode (npm start -- --api 3 --workers 3)', () =>
     withTempDir(async (dataDir) => {
-      const local = await startLocalStack({ apis: 3, workers: 3, port: await freePort(), dataDir });
+      const local = await startLocalStack({
+        apis: 3,
+        workers: 3,
+        port: await freePort(),
+        dataDir,
+        env: { LOG_LEVEL: 'info' },
+      });
       try {
         await waitUntil(() => local.api.lines.filter((l) => l.includes('"api listening"')).length === 3, {
           what: '3 API replicas listening',

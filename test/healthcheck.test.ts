@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadConfig } from '@aggregator/common';
 import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
 import { waitUntil } from './support/waitUntil.js';
@@ -13,12 +16,43 @@ import { testRedisUrl, withTempDir } from './support/withStack.js';
 
 const SCRIPT = join(REPO_ROOT, 'deploy', 'healthcheck.mjs');
 
-function healthcheck(role: string, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+function healthcheck(
+  role: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [SCRIPT, role], { env: { ...process.env, ...env } }, (error, _stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stderr });
-    });
+    execFile(
+      process.execPath,
+      [...nodeArgs, SCRIPT, role],
+      { env: { ...process.env, ...env } },
+      (error, _stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stderr });
+      },
+    );
   });
+}
+
+/**
+ * Runs a check with an ESM resolve hook that appends every module it resolves to a file, and
+ * returns the modules that are neither node builtins nor the script itself.
+ */
+async function modulesLoadedBy(role: string, env: Record<string, string>, dir: string): Promise<string[]> {
+  const record = join(dir, `${role}-modules.txt`);
+  writeFileSync(record, '');
+  const hooks = `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(${JSON.stringify(record)}, result.url + '\\n');
+  return result;
+}`;
+  const register = `import { register } from 'node:module';
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  const result = await healthcheck(role, env, ['--import', `data:text/javascript,${encodeURIComponent(register)}`]);
+  const resolved = readFileSync(record, 'utf8').split('\n').filter(Boolean);
+  // The recorder saw the script itself, or it recorded nothing at all.
+  expect(resolved, `${role} check: ${result.stderr}`).to.include(pathToFileURL(SCRIPT).href);
+  return resolved.filter((url) => !url.startsWith('node:') && url !== pathToFileURL(SCRIPT).href);
 }
 
 function containerEnv(dir: string): Record<string, string> {
@@ -59,6 +93,71 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
       }
       expect((await healthcheck('worker', env)).code).to.equal(1);
     }));
+
+  it('loads only node builtins for the api check, and ioredis but not the app for the worker check', () =>
+    withTempDir(async (dir) => {
+      const env = { ...containerEnv(dir), PORT: String(await freePort()), REPLICA_ID: 'api-0' };
+      const api = await startApi({ name: 'api', env });
+      try {
+        expect(await modulesLoadedBy('api', env, dir)).to.deep.equal([]);
+      } finally {
+        await api.stop();
+      }
+      const worker = await modulesLoadedBy('worker', { ...env, REPLICA_ID: 'worker-0' }, dir);
+      expect(worker.some((url) => url.includes('/node_modules/ioredis/'))).to.equal(true);
+      expect(worker.filter((url) => url.includes('/common/'))).to.deep.equal([
+        pathToFileURL(join(REPO_ROOT, 'common/dist/keys.js')).href,
+      ]);
+    }));
+
+  it('reads HOST, PORT and the Redis settings with the defaults and the validation of loadConfig', async () => {
+    type CheckConfig = { host: string; port: number; redisUrl: string; prefix: string; replicaId?: string };
+    const { readCheckConfig } = (await import(pathToFileURL(SCRIPT).href)) as {
+      readCheckConfig: (env: Record<string, string>) => CheckConfig;
+    };
+    const cases: Record<string, string>[] = [
+      {},
+      { PORT: '', HOST: '', REDIS_URL: '', REDIS_PREFIX: '', REPLICA_ID: '' },
+      { PORT: '9090', HOST: '::1' },
+      { PORT: '0x10' },
+      { PORT: ' 80 ' },
+      { PORT: '0' },
+      { PORT: '65535' },
+      { PORT: 'eighty' },
+      { PORT: '65536' },
+      { PORT: '80.5' },
+      { PORT: '-1' },
+      { REDIS_URL: 'rediss://user:secret@redis.example:6380/2' },
+      { REDIS_URL: 'http://redis:6379' },
+      { REDIS_URL: 'not a url' },
+      { REDIS_PREFIX: 'staging.v2' },
+      { REDIS_PREFIX: 'a b' },
+      { REDIS_PREFIX: 'x'.repeat(65) },
+      { REPLICA_ID: 'worker-3' },
+      { REPLICA_ID: 'worker/3' },
+    ];
+    for (const env of cases) {
+      const what = JSON.stringify(env);
+      let config: ReturnType<typeof loadConfig> | undefined;
+      try {
+        config = loadConfig(env);
+      } catch {
+        config = undefined;
+      }
+      if (!config) {
+        expect(() => readCheckConfig(env), what).to.throw(/^invalid configuration/);
+        continue;
+      }
+      expect(readCheckConfig(env), what).to.deep.equal({
+        host: config.HOST,
+        port: config.PORT,
+        redisUrl: config.REDIS_URL,
+        prefix: config.REDIS_PREFIX,
+        // loadConfig's default is this process's own id; the check then matches by host name.
+        replicaId: env.REPLICA_ID || undefined,
+      });
+    }
+  });
 
   it('fails with the usage for an unknown role', async () => {
     const result = await healthcheck('scheduler', {});

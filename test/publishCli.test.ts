@@ -25,13 +25,20 @@ interface CliRun {
   finished(): Promise<number | null>;
 }
 
-/** The built CLI as a child process (a ManagedChild, so the leak check sees it). */
-function startCli(args: string[], env: Record<string, string> = {}): CliRun {
+/**
+ * The built CLI as a child process (a ManagedChild, so the leak check sees it), run by node or,
+ * with `npm` (e.g. `['run', '-s', 'publish', '--']`), through the root package.json's script.
+ */
+function startCli(args: string[], env: Record<string, string> = {}, npm?: string[]): CliRun {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // The npm running these tests may pass on its own settings (a silent `npm test -s`).
+  for (const name of ['npm_config_loglevel', 'npm_config_json', 'npm_lifecycle_event']) delete merged[name];
   const child = new ManagedChild({
     name: 'publish-cli',
-    command: process.execPath,
-    args: [CLI, ...args],
-    env: { ...process.env, ...env },
+    command: npm ? 'npm' : process.execPath,
+    args: npm ? [...npm, ...args] : [CLI, ...args],
+    env: merged,
+    cwd: REPO_ROOT,
   });
   let out = '';
   let err = '';
@@ -301,6 +308,23 @@ describe('publisher CLI', function () {
         expect(code).to.equal(1);
         expect(summaryOf(run)).to.include({ ok: false, retries: 0, attempts: 1 });
         expect(run.stderr()).to.match(/413: \{"error":\{"code":"batch_too_large"/);
+      }));
+
+    it('prints nothing but the JSON summary on stdout through `npm run -s publish -- --json`, for jq', () =>
+      withProcessStack({}, async (stack) => {
+        const args = ['--url', stack.apiUrl, '--events', '200', '--dup', '0.2', '--json'];
+        const silent = startCli(args, {}, ['run', '-s', 'publish', '--']);
+        expect(await silent.finished(), silent.stderr()).to.equal(0);
+        // The whole of stdout, as jq reads it: no banner of npm's, no build output.
+        const summary = JSON.parse(silent.stdout()) as PublishSummary;
+        expect(summary).to.include({ ok: true, expected_unique: 160 });
+        expect(silent.stderr()).to.not.include('note: npm printed');
+        // Without -s, npm prints its banner on stdout first (nothing can take it back), and the
+        // CLI says how to get JSON only.
+        const plain = startCli(args, {}, ['run', 'publish', '--']);
+        expect(await plain.finished(), plain.stderr()).to.equal(0);
+        expect(plain.stdout()).to.match(/^\s*> (\S+ )?publish\n/);
+        expect(plain.stderr()).to.include('run `npm run -s publish -- --json …`');
       }));
 
     it('sends API_TOKEN with publishes and READ_TOKEN with /stats, and stops on a 401 without them', () => {

@@ -1,5 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
-import { coerceError, createLogger, loadConfigOrExit } from '@aggregator/common';
+import {
+  announceReady,
+  coerceError,
+  createLogger,
+  isReadyMessage,
+  loadConfigOrExit,
+  onParentGone,
+} from '@aggregator/common';
 
 /**
  * Runs `API_REPLICAS` API processes that share one port through node's cluster module (the
@@ -12,11 +19,18 @@ async function primary(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, service: 'api', replica: `${config.REPLICA_ID}-primary` });
   let stopping = false;
   const live = new Set<Worker>();
+  // The cluster is ready once every replica has announced itself; replacements do not count.
+  const ready = new Set<number>();
   const fork = (index: number, crashes: number): void => {
     if (stopping) return;
     const worker = cluster.fork({ REPLICA_ID: `${config.REPLICA_ID}-${index}` });
     const started = Date.now();
     live.add(worker);
+    worker.on('message', (message: unknown) => {
+      if (!isReadyMessage(message) || ready.size === config.API_REPLICAS) return;
+      ready.add(index);
+      if (ready.size === config.API_REPLICAS) announceReady(message);
+    });
     worker.on('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) {
@@ -52,6 +66,10 @@ async function primary(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A launcher that was SIGKILLed cannot stop us: stop as on its SIGTERM.
+  onParentGone(() => {
+    if (!stopping) onSignal('SIGTERM');
+  });
 }
 
 if (cluster.isPrimary) {

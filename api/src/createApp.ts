@@ -70,8 +70,13 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   app.on('error', (error: Error, ctx?: Koa.Context) => {
     const status = ctx?.status ?? 500;
     const requestId = (ctx?.state as RequestState | undefined)?.requestId;
-    if (status >= 500) deps.logger.error({ err: error, status, path: ctx?.path, requestId }, 'request failed');
-    else deps.logger.debug({ status, path: ctx?.path, code: (error as AppError).code, requestId }, 'request rejected');
+    // Only our own failures are errors. A refusal is the client's: any 4xx, and 501 for a method
+    // the API does not implement (PROPFIND, …).
+    if (status >= 500 && status !== 501) {
+      deps.logger.error({ err: error, status, path: ctx?.path, requestId }, 'request failed');
+    } else {
+      deps.logger.debug({ status, path: ctx?.path, code: (error as AppError).code, requestId }, 'request rejected');
+    }
   });
   return app;
 }

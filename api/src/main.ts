@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import {
+  announceReady,
   type BatchJobData,
   coerceError,
   createKeys,
@@ -18,6 +19,7 @@ import {
 } from '@aggregator/common';
 import { Queue } from 'bullmq';
 import { QueuePublisher } from './batchPublisher.js';
+import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
@@ -71,10 +73,12 @@ async function main(): Promise<void> {
   });
 
   const server: Server = app.listen({ host: config.HOST, port: config.PORT });
+  server.on('clientError', clientErrorReply(logger));
   await once(server, 'listening');
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
   const address = server.address();
   logger.info({ address }, 'api listening');
+  if (address && typeof address === 'object') announceReady({ service: 'api', address });
 
   // Under api/dist/cluster.js the primary sends SIGTERM; SIGINT from a terminal is ignored there.
   const signals: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
@@ -86,6 +90,8 @@ async function main(): Promise<void> {
       await resources.close();
     },
     signals,
+    // A replica's parent is the cluster primary; node's cluster module ends the replica when it goes.
+    { withParent: !cluster.isWorker },
   );
 }
 

@@ -17,8 +17,11 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1–64 letters, digits, "_", "." or "-"')
     .default('aggregator'),
-  /** Interface the API listens on. */
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Interface the API (and a worker's metrics server) listens on: loopback unless asked otherwise.
+   * `0.0.0.0` for every interface, as the Docker image sets it.
+   */
+  HOST: z.string().min(1).default('127.0.0.1'),
   /** Port the API listens on. */
   PORT: int(0, 65535).default(8080),
   /**

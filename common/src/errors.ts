@@ -7,6 +7,7 @@
 export const ERROR_CODES = [
   'validation_failed',
   'malformed_json',
+  'malformed_request',
   'unsupported_media_type',
   'payload_too_large',
   'batch_too_large',
@@ -14,6 +15,7 @@ export const ERROR_CODES = [
   'unauthorized',
   'not_found',
   'method_not_allowed',
+  'request_timeout',
   'queue_full',
   'redis_unavailable',
   'store_unavailable',

@@ -37,6 +37,7 @@ export { createKeys, type Keys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
+export { announceReady, isReadyMessage, onParentGone, type ReadyMessage } from './parentChannel.js';
 export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';
 export { observeRedis, warnAboutEviction } from './redisChecks.js';

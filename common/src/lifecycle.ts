@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { coerceError } from './errors.js';
+import { onParentGone } from './parentChannel.js';
 
 type Release = () => unknown;
 
@@ -39,22 +40,21 @@ export class Resources {
 
 /**
  * Entrypoints only: the first of `signals` runs `shutdown` (bounded by `timeoutMs`), the second
- * one forces the exit.
+ * one forces the exit. Unless `withParent` is false, the loss of the IPC channel to the process
+ * that started this one (a launcher that was SIGKILLed) counts as a first signal, so no service
+ * outlives its launcher.
  */
 export function handleSignals(
   logger: Logger,
   timeoutMs: number,
   shutdown: () => Promise<void>,
   signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+  { withParent = true }: { withParent?: boolean } = {},
 ): void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
+  const stop = (reason: Record<string, string>) => {
     stopping = true;
-    logger.info({ signal }, 'shutting down; send the signal again to force');
+    logger.info(reason, 'shutting down; send the signal again to force');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out; exiting');
       process.exit(1);
@@ -68,5 +68,17 @@ export function handleSignals(
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stop({ signal });
+  };
   for (const signal of signals) process.on(signal, onSignal);
+  if (withParent) {
+    onParentGone(() => {
+      if (!stopping) stop({ reason: 'the process that started this one is gone' });
+    });
+  }
 }

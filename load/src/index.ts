@@ -7,6 +7,7 @@ export { checkDeltas, type DeltaCheck, type StatsSnapshot } from './publisher/ve
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './publisher/withRetries.js';
 export { liveChildren, ManagedChild } from './stack/childProcess.js';
 export { freePort } from './stack/freePort.js';
+export { exposureWarning, isLoopback, type ListenAddress, localUrl } from './stack/listenAddress.js';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './stack/localStack.js';
 export {
   createDatabase,

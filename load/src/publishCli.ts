@@ -183,6 +183,22 @@ async function run(
   };
 }
 
+/**
+ * `npm run publish` prints npm's own banner ("> publish", then the script) on stdout before this program
+ * starts, so stdout is not JSON only; `npm run -s` leaves them out (and then sets
+ * npm_config_loglevel=silent), as does npm's own JSON mode (banners go to stderr).
+ */
+function npmBannerNote(): string | undefined {
+  const env = process.env;
+  const npmPrintedBanner =
+    env.npm_lifecycle_event === 'publish' && env.npm_config_loglevel !== 'silent' && env.npm_config_json !== 'true';
+  if (!npmPrintedBanner || process.stdout.isTTY) return undefined;
+  return (
+    'note: npm printed its script banner ("> publish" …) on stdout before this JSON; ' +
+    'for JSON only (e.g. to pipe into jq) run `npm run -s publish -- --json …`\n'
+  );
+}
+
 async function main(): Promise<number> {
   let options: PublishOptions | undefined;
   try {
@@ -206,6 +222,9 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  const note = options.json ? npmBannerNote() : undefined;
+  if (note) await write(process.stderr, note);
 
   const tokens = { publish: process.env.API_TOKEN || undefined, read: process.env.READ_TOKEN || undefined };
   const { summary, code } = await run(options, tokens, interrupt.signal);

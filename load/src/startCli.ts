@@ -1,16 +1,20 @@
 import { parseArgs } from 'node:util';
-import { startLocalStack } from './stack/localStack.js';
+import { exposureWarning, formatAddress, reachOf } from './stack/listenAddress.js';
+import { type LocalStack, startLocalStack } from './stack/localStack.js';
 
 const HELP = `npm start -- [options]
 
 Runs the service locally as plain processes: a private redis-server (AOF on, data under
 --data) unless REDIS_URL is set, API replicas on one port, and worker processes sharing one
 SQLite file. Ctrl-C stops everything cleanly; the next start finds all earlier data again.
+One stack per data directory: another start on the same --data is refused while this one runs.
 
 Options:
   --api N        API replicas sharing the port (node cluster)    default 1
   --workers M    worker processes                                default 1
   --port P       HTTP port                                       default PORT or 8080
+  --host H       interface the API listens on                    default HOST or 127.0.0.1
+                 (0.0.0.0: every interface; set API_TOKEN and READ_TOKEN then)
   --data DIR     data directory (SQLite file, Redis AOF)         default ./data
   -h, --help     this text
 
@@ -22,6 +26,7 @@ async function main(): Promise<void> {
       api: { type: 'string', default: '1' },
       workers: { type: 'string', default: '1' },
       port: { type: 'string', default: process.env.PORT ?? '8080' },
+      host: { type: 'string', default: process.env.HOST || '127.0.0.1' },
       data: { type: 'string', default: './data' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -37,27 +42,45 @@ async function main(): Promise<void> {
     }
     return n;
   };
-  const stack = await startLocalStack({
-    apis: number('api', values.api, 1, 64),
-    workers: number('workers', values.workers, 1, 64),
-    port: number('port', values.port, 1, 65535),
-    dataDir: values.data,
-    redisUrl: process.env.REDIS_URL || undefined,
-    echo: true,
-  });
-  process.stdout.write(`\naggregator is up on ${stack.url} (redis ${stack.redisUrl}); Ctrl-C stops it\n\n`);
+  // Handlers first: a signal that arrives while the stack starts (or just as the banner is
+  // printed) must stop it cleanly too, not kill the launcher and leave its processes behind.
+  let stack: LocalStack | undefined;
   let stopping = false;
+  const stop = (running: LocalStack) =>
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   const onSignal = () => {
     if (stopping) process.exit(130);
     stopping = true;
     process.stdout.write('\nstopping…\n');
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    if (stack) void stop(stack);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  stack = await startLocalStack({
+    apis: number('api', values.api, 1, 64),
+    workers: number('workers', values.workers, 1, 64),
+    port: number('port', values.port, 1, 65535),
+    host: values.host,
+    dataDir: values.data,
+    redisUrl: process.env.REDIS_URL || undefined,
+    echo: true,
+  });
+  if (stopping) {
+    await stop(stack);
+    return;
+  }
+  process.stdout.write(
+    `\naggregator is up on ${stack.url} (listening on ${formatAddress(stack.address)}, ${reachOf(stack.address.address)}; ` +
+      `redis ${stack.redisUrl}); Ctrl-C stops it\n\n`,
+  );
+  const warning = exposureWarning(stack.address, {
+    apiToken: process.env.API_TOKEN,
+    readToken: process.env.READ_TOKEN,
+  });
+  if (warning) process.stderr.write(`${warning}\n\n`);
 }
 
 main().catch((e: unknown) => {

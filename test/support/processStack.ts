@@ -66,6 +66,8 @@ export async function withProcessStack<T>(
       WORKER_LOCK_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '1000',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      // Tests read the processes' info lines, whatever LOG_LEVEL the shell running them has.
+      LOG_LEVEL: 'info',
       ...options.env,
     };
     const apis: ManagedChild[] = [];

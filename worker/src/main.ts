@@ -1,4 +1,5 @@
 import {
+  announceReady,
   coerceError,
   createKeys,
   createLogger,
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     void resources.close().finally(() => process.exit(1));
   });
   logger.info({ store: describeStore(config), storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  announceReady({ service: 'worker' });
 
   handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
 }

@@ -74,7 +74,9 @@ Options:
   --progress-ms MS         interval of the progress lines when stderr is
                            not a terminal (a terminal gets a bar)             default ${DEFAULTS.progressMs}
   --no-verify              do not wait for the service nor check /stats
-  --json                   print the summary as one JSON line on stdout
+  --json                   print the summary as one JSON line on stdout; to pipe
+                           it, e.g. into jq: npm run -s publish -- --json …
+                           (without -s, npm prints its own lines on stdout first)
   --quiet                  no progress and no retry notes on stderr
   -h, --help               this text
 

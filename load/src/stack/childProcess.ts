@@ -24,18 +24,29 @@ export interface SpawnOptions {
   /** Run as this user and group (when we are root; PostgreSQL refuses to run as root). */
   uid?: number;
   gid?: number;
+  /** Open node's IPC channel: the child can `process.send` (see `waitForMessage`). */
+  ipc?: boolean;
+}
+
+interface Waiter {
+  test: (item: unknown) => boolean;
+  resolve: (item: unknown) => void;
 }
 
 /**
  * A child process we own: its output is kept (the last 2,000 lines) for diagnosis, `waitFor`
- * waits for a line to appear, `stop` sends SIGTERM and waits, `kill` sends SIGKILL and waits.
+ * waits for a line to appear, `waitForMessage` for an IPC message, `stop` sends SIGTERM and waits,
+ * `kill` sends SIGKILL and waits.
  */
 export class ManagedChild {
   readonly name: string;
   readonly process: ChildProcess;
   readonly lines: string[] = [];
+  /** Every IPC message received (with `ipc: true`). */
+  readonly messages: unknown[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
+  #lineWaiters: Waiter[] = [];
+  #messageWaiters: Waiter[] = [];
 
   constructor(options: SpawnOptions) {
     this.name = options.name;
@@ -44,7 +55,7 @@ export class ManagedChild {
       cwd: options.cwd,
       uid: options.uid,
       gid: options.gid,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which then
       // stops every child once, in order (a second signal would force them).
       detached: true,
@@ -60,15 +71,15 @@ export class ManagedChild {
         this.lines.push(line);
         if (this.lines.length > 2000) this.lines.shift();
         if (options.echo) process.stdout.write(`[${this.name}] ${line}\n`);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.test(line)) return true;
-          w.resolve(line);
-          return false;
-        });
+        this.#lineWaiters = settle(this.#lineWaiters, line);
       }
     };
     this.process.stdout?.on('data', onData);
     this.process.stderr?.on('data', onData);
+    this.process.on('message', (message: unknown) => {
+      this.messages.push(message);
+      this.#messageWaiters = settle(this.#messageWaiters, message);
+    });
   }
 
   get pid(): number | undefined {
@@ -79,26 +90,41 @@ export class ManagedChild {
     return this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  /** Resolves with the first line (from now on) that matches; rejects if the child exits first. */
+  /** Resolves with the first line (kept or to come) that matches; rejects if the child exits first. */
   waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-    const existing = this.lines.find((l) => pattern.test(l));
-    if (existing) return Promise.resolve(existing);
+    const test = (line: unknown) => pattern.test(line as string);
+    return this.#wait(this.lines, test, `line matching ${pattern}`, timeoutMs, (w) => this.#lineWaiters.push(w));
+  }
+
+  /** Resolves with the first IPC message (received or to come) that passes `test`; rejects if the child exits first. */
+  waitForMessage<T>(test: (message: unknown) => message is T, what: string, timeoutMs = 15_000): Promise<T> {
+    return this.#wait(this.messages, test, what, timeoutMs, (w) => this.#messageWaiters.push(w));
+  }
+
+  #wait<T>(
+    seen: readonly unknown[],
+    test: (item: unknown) => boolean,
+    what: string,
+    timeoutMs: number,
+    enqueue: (waiter: Waiter) => void,
+  ): Promise<T> {
+    const existing = seen.find(test);
+    if (existing !== undefined) return Promise.resolve(existing as T);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${this.name}: no line matching ${pattern} within ${timeoutMs} ms\n${this.tail()}`)),
+        () => reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms\n${this.tail()}`)),
         timeoutMs,
       );
-      const waiter = {
-        test: (line: string) => pattern.test(line),
-        resolve: (line: string) => {
+      enqueue({
+        test,
+        resolve: (item) => {
           clearTimeout(timer);
-          resolve(line);
+          resolve(item as T);
         },
-      };
-      this.#waiters.push(waiter);
+      });
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) before ${pattern}\n${this.tail()}`));
+        reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) before its ${what}\n${this.tail()}`));
       });
     });
   }
@@ -120,4 +146,13 @@ export class ManagedChild {
     this.process.kill('SIGKILL');
     await this.exited;
   }
+}
+
+/** Resolves the waiters `item` satisfies; returns those still waiting. */
+function settle(waiters: Waiter[], item: unknown): Waiter[] {
+  return waiters.filter((w) => {
+    if (!w.test(item)) return true;
+    w.resolve(item);
+    return false;
+  });
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { ManagedChild } from './childProcess.js';
 import { freePort } from './freePort.js';
 
@@ -8,6 +9,8 @@ export interface RedisServerOptions {
   dir?: string;
   port?: number;
   echo?: boolean;
+  /** Redis's own `loglevel`; `notice` by default. */
+  logLevel?: 'warning' | 'notice';
 }
 
 export interface RedisServer {
@@ -18,6 +21,11 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL: no chance to flush. */
   kill(): Promise<void>;
+}
+
+/** Redis's `loglevel` for the service's LOG_LEVEL: Redis's notices are info lines. */
+export function redisLogLevel(logLevel: string | undefined): 'warning' | 'notice' {
+  return ['warn', 'error', 'fatal', 'silent'].includes(logLevel ?? '') ? 'warning' : 'notice';
 }
 
 /** Finds `redis-server` or explains how to install it. */
@@ -48,10 +56,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const child = new ManagedChild({
     name: `redis:${port}`,
     command: binary,
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction', ...persistence],
+    args: [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction'],
+      ...['--loglevel', options.logLevel ?? 'notice', ...persistence],
+    ],
     echo: options.echo,
   });
-  await child.waitFor(/Ready to accept connections/, 10_000);
+  await waitForPong(child, port, 10_000);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -59,4 +70,41 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     stop: () => child.stop(),
     kill: () => child.kill(),
   };
+}
+
+/**
+ * Pings until Redis answers PONG (not `-LOADING`, while it reads its AOF): readiness that does not
+ * depend on its log level. Rejects when the server exits first or after `timeoutMs`.
+ */
+async function waitForPong(child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (child.running) {
+    last = await ping(port).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    if (last === '+PONG') return;
+    if (Date.now() > deadline)
+      throw new Error(`${child.name}: no PONG within ${timeoutMs} ms (${last})\n${child.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const { code, signal } = await child.exited;
+  throw new Error(`${child.name} exited (code ${code}, signal ${signal}) before answering PING\n${child.tail()}`);
+}
+
+/** One PING on a fresh connection; resolves with the first line of the reply. */
+function ping(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    socket.setTimeout(1000, () => socket.destroy(new Error('PING timed out')));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      const end = reply.indexOf('\r\n');
+      if (end < 0) return;
+      socket.destroy();
+      resolve(reply.slice(0, end));
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('connection closed without a reply')));
+  });
 }

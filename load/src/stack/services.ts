@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { isReadyMessage } from '@aggregator/common';
 import { ManagedChild } from './childProcess.js';
 
 /** The repository root, found from this file's place in load/dist/stack. */
@@ -33,22 +34,28 @@ function spawnNode(entry: string, options: ServiceOptions, flags: readonly strin
     name: options.name,
     command: process.execPath,
     args: [...flags, ...(options.nodeArgs ?? []), entry],
-    env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+    // The user's LOG_LEVEL too: readiness comes over IPC, not from the logs.
+    env: { ...process.env, ...options.env },
     echo: options.echo,
+    ipc: true,
   });
 }
 
-/** Starts one API process (or a cluster of `API_REPLICAS`) and waits until it listens. */
+/**
+ * Starts one API process (or a cluster of `API_REPLICAS`) and waits until it listens (every
+ * replica, for a cluster); its ready message, with the address, is in `child.messages`.
+ */
 export async function startApi(options: ServiceOptions & { cluster?: boolean }): Promise<ManagedChild> {
   // The cluster primary passes its flags on to the replicas it forks.
   const child = spawnNode(options.cluster ? ENTRYPOINTS.apiCluster : ENTRYPOINTS.api, options, API_NODE_FLAGS);
-  await child.waitFor(/"api listening"/);
+  // A cluster is ready when its last replica is: on a busy 2-core machine that takes a while.
+  await child.waitForMessage(isReadyMessage, 'ready message', options.cluster ? 60_000 : 15_000);
   return child;
 }
 
 /** Starts one worker process and waits until it takes jobs. */
 export async function startWorker(options: ServiceOptions): Promise<ManagedChild> {
   const child = spawnNode(ENTRYPOINTS.worker, options);
-  await child.waitFor(/"worker started"/);
+  await child.waitForMessage(isReadyMessage, 'ready message');
   return child;
 }
