@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import type { Redis } from './redis.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
 import type { EventStoreReader, StoreCounters } from './store/eventStore.js';
 import type { Counters } from './types.js';
