@@ -1,5 +1,6 @@
 import { type Event, partitionOf } from '@aggregator/common';
 import { expect } from 'chai';
+import { publishInBatches } from './support/publishInBatches.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
@@ -20,13 +21,8 @@ describe('queue partitions (one Redis, QUEUE_PARTITIONS=4)', () => {
       );
       const unique: Event[] = Array.from({ length: 2000 }, (_, i) => makeEvent({ topic: `t${i % 13}` }));
       const repeats = unique.filter((_, i) => i % 5 === 0);
-      const batches: Event[][] = [];
-      for (let i = 0; i < unique.length; i += 100) batches.push(unique.slice(i, i + 100));
-      for (let i = 0; i < repeats.length; i += 50) batches.push(repeats.slice(i, i + 50));
-      for (let i = 0; i < batches.length; i += 6) {
-        const replies = await Promise.all(batches.slice(i, i + 6).map((b) => stack.publish(b)));
-        expect(replies.map((r) => r.statusCode)).to.satisfy((codes: number[]) => codes.every((c) => c === 200));
-      }
+      // Every fifth event again, in later requests: duplicates across requests.
+      await publishInBatches(stack.publish, [...unique, ...repeats], { size: 100, parallel: 6 });
       const stats = await stack.settle(2400);
       expect(stats).to.include({ received: 2400, unique_processed: 2000, duplicate_dropped: 400 });
       expect(stats.partitions.map((p) => p.partition)).to.deep.equal([0, 1, 2, 3]);
@@ -88,5 +84,16 @@ describe('queue partitions (one Redis, QUEUE_PARTITIONS=4)', () => {
         return s.received === 2 && s.queue.active === 0 && s;
       });
       expect(stats.partitions.map((p) => p.waiting)).to.deep.equal([1, 0, 0, 1]);
+    }));
+});
+
+describe('REDIS_WAIT_REPLICAS (one Redis)', () => {
+  it('answers 503 when Redis has fewer replicas than asked for', () =>
+    withStack({ workers: 0, env: { REDIS_WAIT_REPLICAS: '1', ENQUEUE_TIMEOUT_MS: '200' } }, async (stack) => {
+      const refused = await stack.publish(makeEvent());
+      expect(refused.statusCode).to.equal(503);
+      expect(refused.headers['retry-after']).to.equal('1');
+      // The job itself is in Redis: a retry that succeeds would find it and drop it as a duplicate.
+      expect((await stack.stats()).queue.waiting).to.equal(1);
     }));
 });

@@ -1,6 +1,13 @@
-import { type Event, keySlot } from '@aggregator/common';
+import { randomUUID } from 'node:crypto';
+import { type Event, keySlot, keysFromConfig, loadConfig } from '@aggregator/common';
+import { EventSource, planEvents } from '@aggregator/load';
 import { expect } from 'chai';
+import { withProcessStack } from './support/processStack.js';
+import { produce } from './support/producer.js';
+import { publishInBatches } from './support/publishInBatches.js';
 import { type RedisClusterFixture, withRedisCluster } from './support/redisCluster.js';
+import { listStoredPairs } from './support/storedPairs.js';
+import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
 const ADMIN_TOKEN = 'admin-secret-0123456789';
@@ -42,13 +49,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', function () {
 
           const unique: Event[] = Array.from({ length: 1500 }, (_, i) => makeEvent({ topic: `t${i % 11}` }));
           const repeats = unique.filter((_, i) => i % 3 === 0);
-          const batches: Event[][] = [];
-          for (let i = 0; i < unique.length; i += 100) batches.push(unique.slice(i, i + 100));
-          for (let i = 0; i < repeats.length; i += 50) batches.push(repeats.slice(i, i + 50));
-          for (let i = 0; i < batches.length; i += 4) {
-            const replies = await Promise.all(batches.slice(i, i + 4).map((b) => stack.publish(b)));
-            expect(replies.map((r) => r.statusCode)).to.satisfy((codes: number[]) => codes.every((c) => c === 200));
-          }
+          await publishInBatches(stack.publish, [...unique, ...repeats], { size: 100, parallel: 4 });
           const stats = await stack.settle(2000);
           expect(stats).to.include({ received: 2000, unique_processed: 1500, duplicate_dropped: 500 });
           expect(stats.topics).to.have.length(11);
@@ -79,4 +80,96 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', function () {
         Object.values(counts).every((n) => n === 0),
       );
     }));
+
+  it('survives a master SIGKILLed under load with REDIS_WAIT_REPLICAS=1: 503 + Retry-After, recovery, lost 0, stored twice 0', () =>
+    withRedisCluster(async (cluster) =>
+      withProcessStack(
+        {
+          workers: 2,
+          apis: 1,
+          env: { REDIS_CLUSTER_NODES: cluster.seeds, QUEUE_PARTITIONS: '4', REDIS_WAIT_REPLICAS: '1' },
+        },
+        async (stack) => {
+          const keys = keysFromConfig(loadConfig(stack.env));
+          const queue = keys.queue(0);
+          const victim = await cluster.ownerOf(keySlot(`${queue.bullPrefix}:${queue.queueName}`));
+          // A topic of partition 0, whose master dies.
+          let probeTopic = 'probe';
+          for (let i = 0; keys.partitionOf(probeTopic) !== 0; i++) probeTopic = `probe-${i}`;
+          const probe = () => stack.publish(makeEvent({ topic: probeTopic }));
+          expect((await probe()).status).to.equal(200);
+
+          const plan = planEvents({
+            runId: `failover-${randomUUID().slice(0, 8)}`,
+            events: 20_000,
+            dup: 0.2,
+            batch: 100,
+            topics: 8,
+          });
+          const stopLoad = new AbortController();
+          let acked = 0;
+          const load = produce({
+            urls: stack.apiUrls,
+            source: new EventSource(plan),
+            concurrency: 4,
+            eventsPerSecond: 2000,
+            stop: stopLoad.signal,
+            onAcknowledged: (events) => {
+              acked += events.length;
+            },
+          });
+          load.catch(() => undefined);
+          await waitUntil(() => acked >= 2000, { what: 'load under way' });
+
+          await cluster.kill(victim);
+          // While the shard has no master, and then no replica to WAIT for, partition 0 refuses.
+          const refused = await waitUntil(
+            async () => {
+              const res = await probe();
+              return res.status === 503 && res;
+            },
+            { what: 'a 503 from the API', timeoutMs: 15_000 },
+          );
+          expect(refused.headers.get('retry-after')).to.equal('1');
+          expect(((await refused.json()) as { error: { code: string } }).error.code).to.equal('redis_unavailable');
+          await waitUntil(async () => !(await cluster.masters()).includes(victim), { what: 'the replica promoted' });
+          // The dead node comes back (as a supervisor would restart it) and rejoins as a replica.
+          await cluster.restart(victim);
+          await cluster.waitHealthy();
+          await waitUntil(async () => (await probe()).status === 200, {
+            what: 'the API to recover',
+            timeoutMs: 20_000,
+          });
+          await waitUntil(() => acked >= 12_000, { what: 'more load after the failover', timeoutMs: 30_000 });
+          stopLoad.abort();
+          const report = await load;
+
+          await waitUntil(
+            async () => {
+              const { queue } = await stack.stats();
+              return queue.waiting + queue.active + queue.delayed === 0;
+            },
+            { timeoutMs: 30_000, what: 'the queue to drain' },
+          );
+          expect(stack.workers.every((w) => w.running)).to.equal(true);
+          const stats = await stack.stats();
+          const stored = await listStoredPairs(stack.apiUrl);
+          const storedSet = new Set(stored);
+          const lost = [...report.ackedPairs].filter((k) => !storedSet.has(k)).length;
+          console.log(
+            `      failover: ${report.ackedEvents} events acknowledged, retries ${JSON.stringify(report.retriesByReason)}, ` +
+              `lost ${lost}, stored twice ${stored.length - storedSet.size}`,
+          );
+          expect(lost, 'acknowledged pairs lost').to.equal(0);
+          expect(stored.length - storedSet.size, 'pairs stored twice').to.equal(0);
+          // The probe's own events are stored too (every acknowledged one, and maybe refused ones).
+          const probes = stored.filter((k) => k.includes(probeTopic)).length;
+          expect(stats.unique_processed).to.equal(storedSet.size);
+          expect(stats.unique_processed - probes).to.equal(report.ackedPairs.size);
+          expect(stats.received).to.equal(stats.unique_processed + stats.duplicate_dropped);
+          expect(stats.queue.failed).to.equal(0);
+          expect(stats.workers).to.equal(2);
+        },
+      ),
+    ));
 });

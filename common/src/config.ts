@@ -53,7 +53,9 @@ export const configSchema = z
      * Seed nodes of a Redis Cluster, `host:port,host:port,…`. When set, every process uses a cluster
      * client and `REDIS_URL` is ignored.
      */
-    REDIS_CLUSTER_NODES: checkedBy(parseClusterNodes).transform((spec) => spec && parseClusterNodes(spec)),
+    REDIS_CLUSTER_NODES: checkedBy(parseClusterNodes).transform((spec) =>
+      spec === undefined ? undefined : parseClusterNodes(spec),
+    ),
     /**
      * After enqueueing, wait until this many replicas have the jobs (Redis `WAIT`) before answering
      * 200, so an acknowledged job survives the loss of its master. 0: answer once the master has it.
@@ -65,7 +67,9 @@ export const configSchema = z
      */
     QUEUE_PARTITIONS: int(1, 256).default(1),
     /** Worker: the partitions this replica consumes, e.g. `0-3,6`; every partition when unset. */
-    WORKER_PARTITIONS: checkedBy(parsePartitionList).transform((spec) => spec && parsePartitionList(spec)),
+    WORKER_PARTITIONS: checkedBy(parsePartitionList).transform((spec) =>
+      spec === undefined ? undefined : parsePartitionList(spec),
+    ),
     /** Prefix of every Redis key and queue name; separates deployments sharing one Redis. */
     REDIS_PREFIX: z
       .string()
