@@ -37,7 +37,7 @@ async function superviseChaos(
   const figures: ChaosFigures = { workerKills: 0, apiKills: 0, redisRestarts: 0, redisDownMs: 0, takeoversMs: [] };
   const pause = (ms: number) => sleep(ms, undefined, { signal: over }).catch(() => undefined);
   const keys = createKeys(stack.env.REDIS_PREFIX as string);
-  const jobs = `${keys.bullPrefix}:${keys.queueName}`;
+  const jobs = `${keys.queues[0]?.bullPrefix}:${keys.queues[0]?.queueName}`;
   const probe = createRedis(stack.redis.url, 'request', 'chaos-probe');
   probe.on('error', () => undefined);
   let redisEpoch = 0;

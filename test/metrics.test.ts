@@ -98,6 +98,6 @@ describe('queue UI (bull-board)', () => {
         headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       });
       expect(api.statusCode).to.equal(200);
-      expect(JSON.stringify(api.json())).to.contain(stack.keys.queueName);
+      expect(JSON.stringify(api.json())).to.contain(stack.keys.queues[0]?.queueName);
     }));
 });

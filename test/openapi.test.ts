@@ -196,6 +196,7 @@ describe('OpenAPI document', () => {
         topics: ['orders'],
         uptime_seconds: 5,
         queue: { waiting: 0, active: 0, delayed: 0, failed: 0 },
+        partitions: [{ partition: 0, waiting: 0, active: 0, delayed: 0, failed: 0 }],
         workers: 1,
       } satisfies Stats;
       expect(stats.check(good) === undefined).to.equal(true);

@@ -148,11 +148,13 @@ describe('GET /stats', () => {
         'topics',
         'uptime_seconds',
         'queue',
+        'partitions',
         'workers',
       );
       expect(stats.topics).to.deep.equal(['alpha', 'zeta']);
       expect(stats.uptime_seconds).to.be.a('number').at.least(0);
       expect(stats.queue).to.deep.equal({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+      expect(stats.partitions).to.deep.equal([{ partition: 0, waiting: 0, active: 0, delayed: 0, failed: 0 }]);
       expectInvariants(stats);
     }));
 

@@ -1,15 +1,15 @@
-import type { Queue } from 'bullmq';
 import type { Middleware } from 'koa';
 import { tokenMatches } from './bearerAuth.js';
+import type { PartitionQueue } from './partitionQueues.js';
 
 export const ADMIN_PATH = '/admin/queues';
 
 /**
- * The queue UI (bull-board) at `/admin/queues`, for inspecting and retrying failed jobs. Behind
+ * The queue UI (bull-board) at `/admin/queues`, one entry per partition, for inspecting and retrying failed jobs. Behind
  * `ADMIN_TOKEN`: as a Bearer token, or as the password of HTTP Basic auth so a browser can ask for
  * it (any user name).
  */
-export function adminRoutes(queue: Queue, token: string): Middleware {
+export function adminRoutes(queues: readonly PartitionQueue[], token: string): Middleware {
   let board: Promise<Middleware> | undefined;
   return async (ctx, next) => {
     if (ctx.path !== ADMIN_PATH && !ctx.path.startsWith(`${ADMIN_PATH}/`)) return next();
@@ -21,13 +21,13 @@ export function adminRoutes(queue: Queue, token: string): Middleware {
       };
       return;
     }
-    board ??= loadBoard(queue);
+    board ??= loadBoard(queues);
     return (await board)(ctx, next);
   };
 }
 
 // bull-board and its view engine weigh about 20 MB; replicas load them on the first admin request.
-async function loadBoard(queue: Queue): Promise<Middleware> {
+async function loadBoard(queues: readonly PartitionQueue[]): Promise<Middleware> {
   const [{ createBullBoard }, { BullMQAdapter }, { KoaAdapter }] = await Promise.all([
     import('@bull-board/api'),
     import('@bull-board/api/bullMQAdapter'),
@@ -35,7 +35,11 @@ async function loadBoard(queue: Queue): Promise<Middleware> {
   ]);
   const serverAdapter = new KoaAdapter();
   serverAdapter.setBasePath(ADMIN_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(queue)], serverAdapter });
+  // Every partition's queue is called "events"; with several, the board tells them apart as p0, p1, ….
+  const adapters = queues.map(({ partition, queue }) =>
+    queues.length > 1 ? new BullMQAdapter(queue, { prefix: `p${partition}-` }) : new BullMQAdapter(queue),
+  );
+  createBullBoard({ queues: adapters, serverAdapter });
   return serverAdapter.registerPlugin();
 }
 

@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   app.use(httpMetrics(deps.metrics));
   app.use(errorMiddleware());
   app.use(requestId());
-  if (deps.config.ADMIN_TOKEN) app.use(adminRoutes(deps.queue, deps.config.ADMIN_TOKEN));
+  if (deps.config.ADMIN_TOKEN) app.use(adminRoutes(deps.queues, deps.config.ADMIN_TOKEN));
   app.use(router.routes());
   app.use(
     router.allowedMethods({

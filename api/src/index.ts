@@ -3,6 +3,13 @@ export { bearerAuth } from './bearerAuth.js';
 export { type CoalescingOptions, CoalescingPublisher } from './coalescingPublisher.js';
 export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
+export {
+  countPartitionJobs,
+  openPartitionQueues,
+  type PartitionCounts,
+  type PartitionQueue,
+  sumCounts,
+} from './partitionQueues.js';
 export { QueueDepthGuard } from './queueDepthGuard.js';
 export { readStats, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
 export { lazyStoreReader, type StoreProvider } from './storeProvider.js';

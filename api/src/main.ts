@@ -3,13 +3,12 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import {
   announceReady,
-  type BatchJobData,
   coerceError,
-  createKeys,
   createLogger,
   createMetrics,
   createRedis,
   handleSignals,
+  keysFromConfig,
   loadConfigOrExit,
   observeRedis,
   parseFailpoints,
@@ -17,11 +16,11 @@ import {
   Resources,
   waitReady,
 } from '@aggregator/common';
-import { Queue } from 'bullmq';
 import { QueuePublisher } from './batchPublisher.js';
 import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { createApp } from './createApp.js';
+import { openPartitionQueues } from './partitionQueues.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
 import { lazyStoreReader } from './storeProvider.js';
 
@@ -30,17 +29,16 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, service: 'api', replica: config.REPLICA_ID });
   const resources = new Resources(logger);
-  const keys = createKeys(config.REDIS_PREFIX);
+  const keys = keysFromConfig(config);
 
-  const redis = resources.add('redis', createRedis(config.REDIS_URL, 'request', `api:${config.REPLICA_ID}`), quitRedis);
+  const redis = resources.add('redis', createRedis(config, 'request', `api:${config.REPLICA_ID}`), quitRedis);
   const metrics = createMetrics('api');
   observeRedis(redis, logger, () => metrics.redisErrors.inc());
-  const queue = resources.add(
-    'queue',
-    new Queue<BatchJobData>(keys.queueName, { connection: redis, prefix: keys.bullPrefix }),
-    (q) => q.close(),
-  );
-  queue.on('error', (error) => logger.warn({ err: error.message }, 'queue error'));
+  const queues = openPartitionQueues(keys, redis);
+  for (const { partition, queue } of queues) {
+    resources.add(`queue ${partition}`, queue, (q) => q.close());
+    queue.on('error', (error) => logger.warn({ err: error.message, partition }, 'queue error'));
+  }
   const store = resources.add(
     'store',
     lazyStoreReader(config, {
@@ -53,23 +51,26 @@ async function main(): Promise<void> {
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));
 
   const readiness = { shuttingDown: false };
-  const guard = new QueueDepthGuard(queue, config.MAX_QUEUE_DEPTH, logger);
+  const guard = new QueueDepthGuard(queues, config.MAX_QUEUE_DEPTH, logger);
   const app = createApp({
     config,
     logger,
     redis,
-    queue,
+    queues,
     keys,
     store,
     readiness,
     guard,
     metrics,
     failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
-    publisher: new CoalescingPublisher(new QueuePublisher(queue, redis, config, (j, e) => guard.recordEnqueued(j, e)), {
-      maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,
-      lingerMs: config.PUBLISH_LINGER_MS,
-      maxEvents: config.JOB_MAX_EVENTS,
-    }),
+    publisher: new CoalescingPublisher(
+      new QueuePublisher(queues, keys, redis, config, (j, e) => guard.recordEnqueued(j, e)),
+      {
+        maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,
+        lingerMs: config.PUBLISH_LINGER_MS,
+        maxEvents: config.JOB_MAX_EVENTS,
+      },
+    ),
   });
 
   const server: Server = app.listen({ host: config.HOST, port: config.PORT });

@@ -1,5 +1,6 @@
 import { coerceError, type Logger, type Metrics, readMirroredCounters, scrapeGauge } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { countPartitionJobs } from './partitionQueues.js';
 import type { StatsDeps } from './readStats.js';
 import { WORKER_LIVENESS_MS } from './readStats.js';
 
@@ -39,12 +40,14 @@ export function registerClusterGauges(metrics: Metrics, deps: StatsDeps, logger:
   });
   scrapeGauge(metrics, {
     name: 'aggregator_queue_jobs',
-    help: 'Jobs in the queue by state',
-    labelNames: ['state'] as const,
+    help: 'Jobs in the queue by partition and state',
+    labelNames: ['partition', 'state'] as const,
     collect: async (gauge) => {
-      const counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(warn);
-      if (!counts) return;
-      for (const [state, n] of Object.entries(counts)) gauge.set({ state }, n);
+      const partitions = await countPartitionJobs(deps.queues).catch(warn);
+      if (!partitions) return;
+      for (const { partition, ...counts } of partitions) {
+        for (const [state, n] of Object.entries(counts)) gauge.set({ partition: String(partition), state }, n);
+      }
     },
   });
   scrapeGauge(metrics, {

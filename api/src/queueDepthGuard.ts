@@ -1,5 +1,5 @@
 import { coerceError, type Logger, QueueFullError } from '@aggregator/common';
-import type { Queue } from 'bullmq';
+import { countPartitionJobs, type PartitionQueue } from './partitionQueues.js';
 
 /** How old a depth sample may be before a publish triggers a new one. */
 const SAMPLE_MS = 250;
@@ -10,7 +10,7 @@ const SAMPLE_MS = 250;
  * of memory.
  *
  * The depth is sampled (at most every 250 ms, without delaying any request) as the jobs that wait,
- * run or are delayed, times the mean events per job this replica has enqueued. It is an estimate:
+ * run or are delayed in every partition, times the mean events per job this replica has enqueued. It is an estimate:
  * a replica may overshoot the limit by what it accepts within one sample.
  */
 export class QueueDepthGuard {
@@ -21,7 +21,7 @@ export class QueueDepthGuard {
   #events = 0;
 
   constructor(
-    private readonly queue: Queue,
+    private readonly queues: readonly PartitionQueue[],
     private readonly maxEvents: number,
     private readonly logger: Logger,
   ) {}
@@ -47,8 +47,9 @@ export class QueueDepthGuard {
     if (this.#sampling) return;
     this.#sampling = true;
     try {
-      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'paused');
-      const jobs = Object.values(counts).reduce((a, b) => a + b, 0);
+      // Failed jobs no longer take a worker's time; everything else does.
+      const counts = await countPartitionJobs(this.queues);
+      const jobs = counts.reduce((sum, c) => sum + c.waiting + c.active + c.delayed, 0);
       const perJob = this.#jobs > 0 ? this.#events / this.#jobs : 1;
       this.#estimate = jobs * perJob;
       this.#sampledAt = Date.now();

@@ -9,8 +9,8 @@ import {
   type statsSchema,
   UnavailableError,
 } from '@aggregator/common';
-import type { Queue } from 'bullmq';
 import type { z } from 'zod';
+import { countPartitionJobs, type PartitionQueue, sumCounts } from './partitionQueues.js';
 import type { StoreProvider } from './storeProvider.js';
 
 /** A worker is live while its heartbeat is younger than this (it beats every 2 s). */
@@ -21,7 +21,8 @@ export type Stats = z.output<typeof statsSchema>;
 
 export interface StatsDeps {
   redis: Redis;
-  queue: Queue;
+  /** The queue of every partition. */
+  queues: readonly PartitionQueue[];
   keys: Keys;
   store: StoreProvider;
   logger: Logger;
@@ -55,7 +56,7 @@ export async function readStats(deps: StatsDeps): Promise<Stats> {
     const now = Date.now();
     // The queue is read before the counters: a worker publishes its counters before it removes
     // its job, so a reply that shows an empty queue always carries the final counters.
-    const counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'paused');
+    const partitions = await countPartitionJobs(deps.queues);
     const [counters, workers] = await Promise.all([
       countersAndTopics(deps),
       deps.redis.zcount(deps.keys.workers, now - WORKER_LIVENESS_MS, '+inf'),
@@ -66,12 +67,8 @@ export async function readStats(deps: StatsDeps): Promise<Stats> {
       duplicate_dropped: counters.duplicate_dropped,
       topics: [...counters.topics].sort(),
       uptime_seconds: Math.max(0, Math.floor((now - counters.created_at) / 1000)),
-      queue: {
-        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.paused ?? 0),
-        active: counts.active ?? 0,
-        delayed: counts.delayed ?? 0,
-        failed: counts.failed ?? 0,
-      },
+      queue: sumCounts(partitions),
+      partitions,
       workers,
     };
   } catch (thrown: unknown) {

@@ -72,6 +72,19 @@ function record(stats, now) {
   while (rates.length > 0 && rates[0].t < now - WINDOW_MS) rates.shift();
 }
 
+// One row per queue partition, only when there is more than one.
+function renderPartitions(partitions) {
+  $('partitions').hidden = partitions.length < 2;
+  $('partition_rows').replaceChildren(...partitions.map((p) => {
+    const row = document.createElement('tr');
+    for (const value of [p.partition, p.waiting, p.active, p.delayed, p.failed]) {
+      row.appendChild(Object.assign(document.createElement('td'), { textContent: fmt.format(value) }));
+    }
+    row.classList.toggle('bad', p.failed > 0);
+    return row;
+  }));
+}
+
 function render(stats) {
   show('received', stats.received);
   show('unique_processed', stats.unique_processed);
@@ -87,6 +100,7 @@ function render(stats) {
   show('uptime', stats.uptime_seconds, duration(stats.uptime_seconds));
   for (const state of ['waiting', 'active', 'delayed', 'failed']) show('queue_' + state, stats.queue[state]);
   $('queue_failed').classList.toggle('bad', stats.queue.failed > 0);
+  renderPartitions(stats.partitions || []);
   const current = rates.length > 0 ? rates[rates.length - 1].rate : 0;
   show('rate', current, rateText(current));
   document.title = fmt.format(stats.received) + ' received · aggregator';
@@ -189,6 +203,9 @@ svg { display: block; width: 100%; height: 9rem; }
 .queue { display: grid; grid-template-columns: repeat(4, 1fr); gap: .5rem; margin: 0; text-align: center; }
 .queue dd { margin: 0; font-size: 1.3rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 .queue dt { font-size: .75rem; color: var(--muted); }
+.partitions { width: 100%; margin-top: .75rem; border-collapse: collapse; font-size: .85rem; text-align: center; }
+.partitions th { font-weight: 400; color: var(--muted); }
+.partitions td { font-variant-numeric: tabular-nums; }
 ul { margin: .25rem 0 0; padding-left: 1.2rem; columns: 12rem; overflow-wrap: anywhere; }
 footer { font-size: .8rem; color: var(--muted); margin: 1rem 0; }
 a { color: var(--accent); }
@@ -256,6 +273,10 @@ function renderPage(nonce: string): string {
     <div><dt>delayed</dt><dd id="queue_delayed" data-testid="queue_delayed">–</dd></div>
     <div><dt>failed</dt><dd id="queue_failed" data-testid="queue_failed">–</dd></div>
   </dl>
+  <table id="partitions" class="partitions" data-testid="partitions" hidden>
+    <thead><tr><th>partition</th><th>waiting</th><th>active</th><th>delayed</th><th>failed</th></tr></thead>
+    <tbody id="partition_rows"></tbody>
+  </table>
 </section>
 <div class="grid">
   ${card('workers', 'live workers')}

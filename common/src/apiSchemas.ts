@@ -76,7 +76,18 @@ export const statsSchema = z.object({
   uptime_seconds: count.meta({ description: 'since the service first started on this store' }),
   queue: z
     .object({ waiting: count, active: count, delayed: count, failed: count })
-    .meta({ description: 'jobs (one per request or JOB_MAX_EVENTS chunk) by state' }),
+    .meta({ description: 'jobs (one per request or JOB_MAX_EVENTS chunk) by state, over every partition' }),
+  partitions: z
+    .array(
+      z.object({
+        partition: count.meta({ description: 'partition number (FNV-1a of the topic, mod QUEUE_PARTITIONS)' }),
+        waiting: count,
+        active: count,
+        delayed: count,
+        failed: count,
+      }),
+    )
+    .meta({ description: 'the jobs of each queue partition by state (one entry when QUEUE_PARTITIONS=1)' }),
   workers: count.meta({ description: 'worker replicas with a heartbeat in the last 10 s' }),
 });
 

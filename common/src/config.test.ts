@@ -48,6 +48,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).to.throw(ConfigError, /DATABASE_POOL_SIZE/);
   });
 
+  it('reads partitions, the partitions a worker takes, and cluster seed nodes', () => {
+    const config = loadConfig({
+      QUEUE_PARTITIONS: '8',
+      WORKER_PARTITIONS: '0-3,6',
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001',
+    });
+    expect(config.WORKER_PARTITIONS).to.deep.equal([0, 1, 2, 3, 6]);
+    expect(config.REDIS_CLUSTER_NODES).to.deep.equal([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+    ]);
+    const defaults = loadConfig({});
+    expect(defaults).to.include({ QUEUE_PARTITIONS: 1, REDIS_WAIT_REPLICAS: 0 });
+    expect(defaults.WORKER_PARTITIONS).to.equal(undefined);
+    expect(defaults.REDIS_CLUSTER_NODES).to.equal(undefined);
+  });
+
+  it('explains a partition list that is malformed or names partitions that do not exist', () => {
+    expect(() => loadConfig({ WORKER_PARTITIONS: '0-2,x' })).to.throw(
+      ConfigError,
+      /"x" is not a partition[\s\S]*at WORKER_PARTITIONS/,
+    );
+    expect(() => loadConfig({ QUEUE_PARTITIONS: '4', WORKER_PARTITIONS: '2-5' })).to.throw(
+      ConfigError,
+      /partition 4, 5 does not exist: QUEUE_PARTITIONS=4 has partitions 0-3[\s\S]*at WORKER_PARTITIONS/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-a' })).to.throw(ConfigError, /REDIS_CLUSTER_NODES/);
+  });
+
   it('is documented: every variable has a row in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const name of CONFIG_VARIABLES) expect(readme, name).to.match(new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'));

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import type { Redis } from './redis.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
 import type { Counters, StoreCounters } from './types.js';
 

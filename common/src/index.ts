@@ -13,7 +13,15 @@ export {
   storedEventSchema,
   validationIssueSchema,
 } from './apiSchemas.js';
-export { CONFIG_VARIABLES, type Config, ConfigError, configSchema, loadConfig, loadConfigOrExit } from './config.js';
+export {
+  type ClusterNode,
+  CONFIG_VARIABLES,
+  type Config,
+  ConfigError,
+  configSchema,
+  loadConfig,
+  loadConfigOrExit,
+} from './config.js';
 export {
   type CountersSource,
   type MirroredCounters,
@@ -33,13 +41,24 @@ export {
   parsePublishBody,
 } from './eventSchema.js';
 export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
-export { createKeys, type Keys } from './keys.js';
+export { keySlot } from './keySlot.js';
+export { createKeys, type KeyOptions, type Keys, keysFromConfig, type QueueKeys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { announceReady, isReadyMessage, onParentGone, type ReadyMessage } from './parentChannel.js';
+export { fnv1a32, parsePartitionList, partitionOf } from './partition.js';
 export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
-export { type ConnectionRole, createRedis, ensureReady, quitRedis, Redis, waitReady } from './redis.js';
+export {
+  type ConnectionRole,
+  createRedis,
+  ensureReady,
+  quitRedis,
+  type Redis,
+  type RedisTarget,
+  waitReady,
+} from './redis.js';
 export { observeRedis, warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
 export type * from './types.js';
+export { waitForReplicas } from './waitForReplicas.js';

@@ -42,9 +42,76 @@ describe('createKeys', () => {
   });
 
   it('keeps every family under the prefix and apart from each other', () => {
-    const fixed = [keys.stats, keys.topics, keys.workers, keys.bullPrefix];
+    const fixed = [keys.stats, keys.topics, keys.workers, keys.queues[0]?.bullPrefix];
     expect(new Set(fixed).size).to.equal(fixed.length);
-    for (const k of [...fixed, keys.dedup('t', 'e')]) expect(k.startsWith('agg:')).to.equal(true);
+    for (const k of [...fixed, keys.dedup('t', 'e')]) expect(k?.startsWith('agg:')).to.equal(true);
     expect(createKeys('other').stats).to.not.equal(keys.stats);
+  });
+
+  it('keeps the plain layout of one queue on one Redis exactly as it always was', () => {
+    expect(keys.queues).to.have.length(1);
+    expect(keys.queues[0]).to.include({ bullPrefix: 'agg:bull', queueName: 'events' });
+    expect([keys.stats, keys.topics, keys.workers]).to.deep.equal(['agg:stats', 'agg:topics', 'agg:workers']);
+    expect(keys.dedup('orders', 'e-1')).to.equal('agg:dedup:6:orderse-1');
+  });
+});
+
+/** The part of a key Redis Cluster hashes: the first non-empty `{…}`, else the whole key. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open !== -1 && close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+describe('createKeys with partitions or on a cluster', () => {
+  const partitioned = createKeys('agg', { partitions: 4 });
+  const cluster = createKeys('agg', { partitions: 4, cluster: true });
+
+  it('gives each partition its own hash-tagged prefix, shared by its fast-path keys', () => {
+    expect(partitioned.queues.map((q) => q.bullPrefix)).to.deep.equal(['{agg:p0}', '{agg:p1}', '{agg:p2}', '{agg:p3}']);
+    for (const topic of ['orders', 'a', '日本', '{x}', '}{']) {
+      const queue = partitioned.queues[partitioned.partitionOf(topic)];
+      const key = partitioned.dedup(topic, 'e');
+      expect(hashTag(key)).to.equal(hashTag(`${queue?.bullPrefix}:${queue?.queueName}:wait`));
+      expect(hashTag(key)).to.equal(`agg:p${partitioned.partitionOf(topic)}`);
+    }
+  });
+
+  it('keeps partition n at the same keys whatever the number of partitions', () => {
+    const eight = createKeys('agg', { partitions: 8 }).queue(3);
+    expect(eight.bullPrefix).to.equal(partitioned.queue(3).bullPrefix);
+    expect(eight.dedup('t', 'e')).to.equal(partitioned.queue(3).dedup('t', 'e'));
+    expect(createKeys('agg', { partitions: 2 }).queue(3).bullPrefix).to.equal('{agg:p3}');
+  });
+
+  it('puts the counters and the topic set in one slot on a cluster, and keeps them plain otherwise', () => {
+    expect(hashTag(cluster.stats)).to.equal(hashTag(cluster.topics));
+    expect(hashTag(cluster.stats)).to.equal('agg');
+    expect(partitioned.stats).to.equal('agg:stats');
+  });
+
+  it('uses hash tags for a single queue on a cluster', () => {
+    const single = createKeys('agg', { cluster: true });
+    expect(single.queues.map((q) => q.bullPrefix)).to.deep.equal(['{agg:p0}']);
+    expect(hashTag(single.dedup('t', 'e'))).to.equal('agg:p0');
+  });
+
+  it('gives distinct (partition, topic, event_id) distinct keys', () => {
+    const seen = new Map<string, string>();
+    for (const partition of [0, 1, 2, 3, 12]) {
+      for (const [topic, id] of [
+        ['a', 'bc'],
+        ['ab', 'c'],
+        ['p1}', 'x'],
+        ['', '{agg:p1}'],
+      ] as const) {
+        const key = cluster.queue(partition).dedup(topic, id);
+        const what = `${partition}/${topic}/${id}`;
+        expect(seen.has(key), `${what} collides with ${seen.get(key)}`).to.equal(false);
+        seen.set(key, what);
+      }
+    }
+    const families = [cluster.stats, cluster.topics, cluster.workers, ...cluster.queues.map((q) => q.bullPrefix)];
+    expect(new Set(families).size).to.equal(families.length);
   });
 });

@@ -1,3 +1,6 @@
+import type { Config } from './config.js';
+import { partitionOf } from './partition.js';
+
 /**
  * Every Redis key and queue name the service uses, built in one place.
  *
@@ -6,29 +9,88 @@
  * as `<topic length>:<topic><event_id>`: the length says exactly where the topic ends, so no two
  * distinct pairs can produce the same key, whatever characters they contain. (Identifiers are
  * well-formed Unicode, so their UTF-8 bytes are distinct too.)
+ *
+ * Two layouts:
+ * - plain (one queue on one Redis, the default): `<prefix>:bull:events:…` for the queue,
+ *   `<prefix>:dedup:…`, `<prefix>:stats`, `<prefix>:topics`, `<prefix>:workers`.
+ * - hash-tagged (`QUEUE_PARTITIONS` > 1, or a Redis Cluster): partition `n` lives under the prefix
+ *   `{<prefix>:p<n>}` — BullMQ's keys `{<prefix>:p<n>}:events:…` and the fast-path keys
+ *   `{<prefix>:p<n>}:dedup:…` — so a queue's keys and the claims of its jobs share one cluster slot,
+ *   while different partitions spread over the shards. On a cluster the shared keys become
+ *   `{<prefix>}:stats`, `{<prefix>}:topics` and `{<prefix>}:workers` (one slot: the counters script
+ *   writes the first two at once). The prefix admits no `{`, `}` or `:`, so the tags never meet.
  */
-export interface Keys {
+export interface QueueKeys {
+  /** The partition number (stable: partition 3 has the same keys whatever QUEUE_PARTITIONS is). */
+  readonly partition: number;
   /** BullMQ's own prefix; BullMQ builds `<bullPrefix>:<queueName>:…` from it. */
   readonly bullPrefix: string;
   readonly queueName: string;
+  /** The fast-path key of one pair carried by a job of this queue (in the queue's slot). */
+  dedup(topic: string, eventId: string): string;
+}
+
+export interface Keys {
+  /** QUEUE_PARTITIONS. */
+  readonly partitions: number;
+  /** The queue of each partition, at its partition number. */
+  readonly queues: readonly QueueKeys[];
+  /** The partition of every event of `topic` (see partition.ts). */
+  partitionOf(topic: string): number;
+  /** The queue of any partition number, also one outside `queues` (an old layout's, to drain it). */
+  queue(partition: number): QueueKeys;
   /** Hash of the exact counters, mirrored from the store. */
   readonly stats: string;
   /** Set of topic names that have at least one stored event. */
   readonly topics: string;
   /** Sorted set of worker replica ids, scored by their last heartbeat (epoch ms). */
   readonly workers: string;
-  /** The fast-path key of one pair. */
+  /** The fast-path key of one pair, in its topic's partition. */
   dedup(topic: string, eventId: string): string;
 }
 
+export interface KeyOptions {
+  /** QUEUE_PARTITIONS; 1 by default. */
+  partitions?: number;
+  /** Whether the keys live on a Redis Cluster (hash tags on every key). */
+  cluster?: boolean;
+}
+
 /** Builds the key set of one deployment. */
-export function createKeys(prefix: string): Keys {
-  return {
-    bullPrefix: `${prefix}:bull`,
-    queueName: 'events',
-    stats: `${prefix}:stats`,
-    topics: `${prefix}:topics`,
-    workers: `${prefix}:workers`,
-    dedup: (topic, eventId) => `${prefix}:dedup:${topic.length}:${topic}${eventId}`,
+export function createKeys(prefix: string, options: KeyOptions = {}): Keys {
+  const partitions = options.partitions ?? 1;
+  const cluster = options.cluster ?? false;
+  const tagged = cluster || partitions > 1;
+  const queue = (partition: number): QueueKeys => {
+    const base = tagged ? `{${prefix}:p${partition}}` : prefix;
+    return {
+      partition,
+      bullPrefix: tagged ? base : `${prefix}:bull`,
+      queueName: 'events',
+      dedup: (topic, eventId) => `${base}:dedup:${topic.length}:${topic}${eventId}`,
+    };
   };
+  const queues = Array.from({ length: partitions }, (_, p) => queue(p));
+  const shared = cluster ? `{${prefix}}` : prefix;
+  const of = (topic: string) => partitionOf(topic, partitions);
+  return {
+    partitions,
+    queues,
+    partitionOf: of,
+    queue,
+    stats: `${shared}:stats`,
+    topics: `${shared}:topics`,
+    workers: `${shared}:workers`,
+    dedup: (topic, eventId) => (queues[of(topic)] as QueueKeys).dedup(topic, eventId),
+  };
+}
+
+/** The key set a process builds from its configuration (prefix, partitions, cluster or not). */
+export function keysFromConfig(
+  config: Pick<Config, 'REDIS_PREFIX' | 'QUEUE_PARTITIONS' | 'REDIS_CLUSTER_NODES'>,
+): Keys {
+  return createKeys(config.REDIS_PREFIX, {
+    partitions: config.QUEUE_PARTITIONS,
+    cluster: config.REDIS_CLUSTER_NODES !== undefined,
+  });
 }

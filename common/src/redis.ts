@@ -1,29 +1,57 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, type RedisOptions, Redis as SingleRedis } from 'ioredis';
+import type { ClusterNode } from './config.js';
 
-export { Redis } from 'ioredis';
+/**
+ * A connection to Redis: one server (ioredis `Redis`) or a Redis Cluster (ioredis `Cluster`). Both
+ * speak the same commands; a cluster client routes each one to the master of its key's slot.
+ */
+export type Redis = SingleRedis | Cluster;
+
+/** Where Redis is: a Redis Cluster when `REDIS_CLUSTER_NODES` is set, else the server at `REDIS_URL`. */
+export interface RedisTarget {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: readonly ClusterNode[] | undefined;
+}
 
 /**
  * How a connection behaves while Redis is down.
  * - `request`: for request paths (the API): commands fail at once instead of queueing, so a
  *   client gets its 503 within a second, never a hanging request.
  * - `blocking`: for BullMQ workers: commands wait for the reconnection (BullMQ requires
- *   `maxRetriesPerRequest: null` on worker connections).
+ *   `maxRetriesPerRequest: null` on worker connections, on a cluster in its `redisOptions`).
  */
 export type ConnectionRole = 'request' | 'blocking';
 
-/** Opens a Redis connection that reconnects forever with a capped delay (no hot loop). */
-export function createRedis(url: string, role: ConnectionRole, name: string): Redis {
-  const common: RedisOptions = {
-    connectionName: name,
-    connectTimeout: 2000,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
-    lazyConnect: false,
+const byRole: Record<ConnectionRole, Pick<RedisOptions, 'enableOfflineQueue' | 'maxRetriesPerRequest'>> = {
+  request: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+  blocking: { enableOfflineQueue: true, maxRetriesPerRequest: null },
+};
+
+// Reconnect forever with a capped delay (no hot loop).
+const retry = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
+
+/** Opens a Redis connection (or a cluster client) that reconnects forever. */
+export function createRedis(target: string | RedisTarget, role: ConnectionRole, name: string): Redis {
+  const nodes = typeof target === 'string' ? undefined : target.REDIS_CLUSTER_NODES;
+  const common: RedisOptions = { connectionName: name, connectTimeout: 2000, lazyConnect: false };
+  if (!nodes) {
+    const url = typeof target === 'string' ? target : target.REDIS_URL;
+    return new SingleRedis(url, { ...common, retryStrategy: retry, ...byRole[role] });
+  }
+  const options: ClusterOptions = {
+    enableReadyCheck: true,
+    enableOfflineQueue: byRole[role].enableOfflineQueue,
+    clusterRetryStrategy: retry,
+    // A master's node connection is not retried: a failover is found through the slot map, which
+    // is refreshed on every MOVED or closed connection and every few seconds.
+    slotsRefreshInterval: 2000,
+    slotsRefreshTimeout: 2000,
+    redisOptions: { ...common, maxRetriesPerRequest: byRole[role].maxRetriesPerRequest },
   };
-  const byRole: Record<ConnectionRole, RedisOptions> = {
-    request: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-    blocking: { enableOfflineQueue: true, maxRetriesPerRequest: null },
-  };
-  return new Redis(url, { ...common, ...byRole[role] });
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    options,
+  );
 }
 
 /** Resolves when the connection is ready, or rejects after `timeoutMs`. */

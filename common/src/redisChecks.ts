@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { coerceError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { Redis } from './redis.js';
 
 /**
  * BullMQ needs `maxmemory-policy noeviction`: under any other policy Redis may evict queued jobs

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { FAST_PATH_CLAIM } from './lua/fastPathClaim.js';
 import { PUBLISH_COUNTERS } from './lua/publishCounters.js';
+import type { Redis } from './redis.js';
 
 /** The Lua scripts as typed commands (ioredis sends EVALSHA and falls back to EVAL). */
 export interface ScriptCommands {

@@ -2,16 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, lazyStoreReader, QueueDepthGuard, QueuePublisher, type Stats } from '@aggregator/api';
+import {
+  createApp,
+  lazyStoreReader,
+  openPartitionQueues,
+  type PartitionQueue,
+  QueueDepthGuard,
+  QueuePublisher,
+  type Stats,
+} from '@aggregator/api';
 import {
   type BatchJobData,
   type Config,
-  createKeys,
   createLogger,
   createMetrics,
   createRedis,
   type Event,
   type Keys,
+  keysFromConfig,
   loadConfig,
   parseFailpoints,
   quitRedis,
@@ -19,8 +27,8 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { openStoreWriter } from '@aggregator/store';
-import { createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
-import { Queue, type Worker } from 'bullmq';
+import { consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
+import type { Queue, Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
 
@@ -56,14 +64,17 @@ export interface InProcessStack {
   config: Config;
   keys: Keys;
   redis: Redis;
+  /** Partition 0's queue (the only one unless QUEUE_PARTITIONS is set). */
   queue: Queue<BatchJobData>;
+  queues: PartitionQueue[];
   /** Sends a request to the API's Koa callback (no port). */
   request(options: InjectOptions): Promise<Response>;
   publish(body: unknown): Promise<Response>;
   stats(): Promise<Stats>;
   /** Waits until `received` reaches `count` and the queue is empty, then returns the stats. */
   settle(count: number): Promise<Stats>;
-  startWorker(): Promise<Worker<BatchJobData>>;
+  /** Starts one worker replica: a BullMQ worker on each partition it consumes. */
+  startWorker(): Promise<Worker<BatchJobData>[]>;
 }
 
 /**
@@ -76,50 +87,57 @@ export async function withStack<T>(
 ): Promise<T> {
   return withTempDir(async (dir) => {
     const config = testConfig(dir, options.env);
-    const keys = createKeys(config.REDIS_PREFIX);
+    const keys = keysFromConfig(config);
     const logger = createLogger({ level: 'silent', service: 'test', replica: 'test', pretty: false });
-    const apiRedis = createRedis(config.REDIS_URL, 'request', 'test-api');
-    const workerRedis = createRedis(config.REDIS_URL, 'blocking', 'test-worker');
-    const queue = new Queue<BatchJobData>(keys.queueName, { connection: apiRedis, prefix: keys.bullPrefix });
+    const apiRedis = createRedis(config, 'request', 'test-api');
+    const workerRedis = createRedis(config, 'blocking', 'test-worker');
+    const queues = openPartitionQueues(keys, apiRedis);
+    const queue = (queues[0] as PartitionQueue).queue;
     const storeWriter = await openStoreWriter(config);
     const storeReader = lazyStoreReader(config);
     const workers: Worker<BatchJobData>[] = [];
     try {
       await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
-      const guard = new QueueDepthGuard(queue, config.MAX_QUEUE_DEPTH, logger);
+      const guard = new QueueDepthGuard(queues, config.MAX_QUEUE_DEPTH, logger);
       const app = createApp({
         config,
         logger,
         redis: apiRedis,
-        queue,
+        queues,
         keys,
         store: storeReader,
         readiness: { shuttingDown: false },
         guard,
         metrics: createMetrics('api'),
-        publisher: new QueuePublisher(queue, apiRedis, config, (jobs, events) => guard.recordEnqueued(jobs, events)),
+        publisher: new QueuePublisher(queues, keys, apiRedis, config, (jobs, events) =>
+          guard.recordEnqueued(jobs, events),
+        ),
       });
       const callback = app.callback();
       const request = (opts: InjectOptions) => inject(callback, opts);
       const stats = async () => (await request({ method: 'GET', url: '/stats' })).json() as Stats;
       const startWorker = async () => {
-        const worker = createWorker(
-          config,
-          workerRedis,
-          {
-            store: storeWriter,
-            committer: new GroupCommitter(storeWriter),
-            keys,
-            redis: workerRedis,
-            fastPath: new FastPath(workerRedis, keys, config.DEDUP_TTL_SECONDS),
-            failpoints: parseFailpoints(undefined),
-          },
-          logger,
+        const committer = new GroupCommitter(storeWriter);
+        const replica = consumedQueues(config, keys).map((q) =>
+          createWorker(
+            config,
+            workerRedis,
+            {
+              store: storeWriter,
+              committer,
+              keys,
+              redis: workerRedis,
+              fastPath: new FastPath(workerRedis, q, config.DEDUP_TTL_SECONDS),
+              failpoints: parseFailpoints(undefined),
+            },
+            logger,
+            q,
+          ),
         );
-        workers.push(worker);
-        void worker.run();
-        await worker.waitUntilReady();
-        return worker;
+        workers.push(...replica);
+        for (const worker of replica) void worker.run();
+        await Promise.all(replica.map((w) => w.waitUntilReady()));
+        return replica;
       };
       for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
       return await fn({
@@ -127,6 +145,7 @@ export async function withStack<T>(
         keys,
         redis: apiRedis,
         queue,
+        queues,
         request,
         publish: (body) =>
           request({
@@ -148,7 +167,7 @@ export async function withStack<T>(
       });
     } finally {
       await Promise.all(workers.map((w) => w.close()));
-      await queue.close();
+      await Promise.all(queues.map((q) => q.queue.close()));
       await Promise.all([quitRedis(apiRedis), quitRedis(workerRedis)]);
       await storeReader.close();
       await storeWriter.close();

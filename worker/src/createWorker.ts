@@ -1,11 +1,19 @@
-import { type BatchJobData, type Config, classifyFailure, coerceError, type Logger } from '@aggregator/common';
+import {
+  type BatchJobData,
+  type Config,
+  classifyFailure,
+  coerceError,
+  type Logger,
+  type QueueKeys,
+  type Redis,
+} from '@aggregator/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type ProcessDeps, processBatch } from './processBatch.js';
 import { validateJobData } from './validateJobData.js';
 
 /**
- * The BullMQ worker of one replica. Stalled-job detection hands the jobs of a dead worker to the
+ * The BullMQ worker of one replica on one partition's queue (`deps.fastPath` must claim in that
+ * partition's keys, so a job's claims stay in its queue's slot). Stalled-job detection hands the jobs of a dead worker to the
  * others once its lock (`WORKER_LOCK_MS`) expires, checked every `WORKER_STALLED_INTERVAL_MS`.
  */
 export function createWorker(
@@ -13,9 +21,10 @@ export function createWorker(
   connection: Redis,
   deps: ProcessDeps,
   logger: Logger,
+  queue: QueueKeys,
 ): Worker<BatchJobData> {
   const worker = new Worker<BatchJobData>(
-    deps.keys.queueName,
+    queue.queueName,
     async (job: Job<BatchJobData>) => {
       const data = validateJobData(job.data);
       const jobId = job.id as string;
@@ -54,7 +63,7 @@ export function createWorker(
     },
     {
       connection,
-      prefix: deps.keys.bullPrefix,
+      prefix: queue.bullPrefix,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: config.WORKER_STALLED_INTERVAL_MS,

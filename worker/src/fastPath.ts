@@ -1,16 +1,17 @@
-import { type Event, type Keys, type Redis, withScripts } from '@aggregator/common';
+import { type Event, type QueueKeys, type Redis, withScripts } from '@aggregator/common';
 
 /**
  * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): each
  * pair is claimed once, with `SET NX` of the first job's id. A later job may skip an event only
- * when the store confirms that the claiming job was applied.
+ * when the store confirms that the claiming job was applied. One fast path per queue partition:
+ * its keys carry the partition's hash tag, so one job's claims are one script call in one slot.
  */
 export class FastPath {
   readonly #scripts;
 
   constructor(
     redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: Pick<QueueKeys, 'dedup'>,
     private readonly ttlSeconds: number,
   ) {
     this.#scripts = withScripts(redis);

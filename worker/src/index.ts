@@ -1,3 +1,4 @@
+export { consumedQueues } from './consumedQueues.js';
 export { createWorker } from './createWorker.js';
 export { FastPath } from './fastPath.js';
 export { GroupCommitter } from './groupCommit.js';

@@ -1,11 +1,11 @@
 import {
   announceReady,
   coerceError,
-  createKeys,
   createLogger,
   createMetrics,
   createRedis,
   handleSignals,
+  keysFromConfig,
   loadConfigOrExit,
   observeRedis,
   parseFailpoints,
@@ -14,6 +14,7 @@ import {
   serveMetrics,
 } from '@aggregator/common';
 import { describeStore } from '@aggregator/store';
+import { consumedQueues } from './consumedQueues.js';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
 import { GroupCommitter } from './groupCommit.js';
@@ -26,15 +27,11 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, service: 'worker', replica: config.REPLICA_ID });
   const resources = new Resources(logger);
-  const keys = createKeys(config.REDIS_PREFIX);
+  const keys = keysFromConfig(config);
 
   const store = resources.add('store', await openStoreWithRetry(config, logger), (s) => s.close());
   const { store_id: storeId } = await store.readCounters();
-  const redis = resources.add(
-    'redis',
-    createRedis(config.REDIS_URL, 'blocking', `worker:${config.REPLICA_ID}`),
-    quitRedis,
-  );
+  const redis = resources.add('redis', createRedis(config, 'blocking', `worker:${config.REPLICA_ID}`), quitRedis);
   const metrics = createMetrics('worker');
   // Before the first await, so the first 'ready' cannot be missed.
   observeRedis(redis, logger, () => metrics.redisErrors.inc());
@@ -52,28 +49,31 @@ async function main(): Promise<void> {
   resources.add('maintenance', startMaintenance(store, redis, keys, logger), (stop) => stop());
   resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
 
-  const worker = createWorker(
-    config,
-    redis,
+  // One BullMQ worker per partition consumed, sharing the store and its group commit.
+  const committer = new GroupCommitter(store);
+  const failpoints = parseFailpoints(config.AGGREGATOR_FAILPOINTS);
+  const queues = consumedQueues(config, keys);
+  for (const queue of queues) {
+    const fastPath = new FastPath(redis, queue, config.DEDUP_TTL_SECONDS);
+    const deps = { store, committer, keys, redis, fastPath, failpoints, metrics };
+    const worker = createWorker(config, redis, deps, logger.child({ partition: queue.partition }), queue);
+    // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
+    resources.add(`worker ${queue.partition}`, worker, (w) => w.close());
+    worker.run().catch((e: unknown) => {
+      // A worker that no longer takes jobs must not look alive (heartbeat, health check): exit.
+      logger.fatal({ err: coerceError(e), partition: queue.partition }, 'worker stopped running; exiting');
+      void resources.close().finally(() => process.exit(1));
+    });
+  }
+  logger.info(
     {
-      store,
-      committer: new GroupCommitter(store),
-      keys,
-      redis,
-      fastPath: new FastPath(redis, keys, config.DEDUP_TTL_SECONDS),
-      failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
-      metrics,
+      store: describeStore(config),
+      storeId,
+      partitions: queues.map((q) => q.partition),
+      concurrencyPerPartition: config.WORKER_CONCURRENCY,
     },
-    logger,
+    'worker started',
   );
-  // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
-  resources.add('worker', worker, (w) => w.close());
-  worker.run().catch((e: unknown) => {
-    // A worker that no longer takes jobs must not look alive (heartbeat, health check): exit.
-    logger.fatal({ err: coerceError(e) }, 'worker stopped running; exiting');
-    void resources.close().finally(() => process.exit(1));
-  });
-  logger.info({ store: describeStore(config), storeId, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
   announceReady({ service: 'worker' });
 
   handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
