@@ -79,11 +79,15 @@ describe('queue partitions (one Redis, QUEUE_PARTITIONS=4)', () => {
       const topics = topicsByPartition();
       const events = topics.map((topic) => makeEvent({ topic }));
       expect((await stack.publish(events)).statusCode).to.equal(200);
+      // /stats reads the counters and the queues one after the other, so wait until both show
+      // partitions 1 and 2 done; partitions 0 and 3 must then still hold their job.
       const stats = await waitUntil(async () => {
         const s = await stack.stats();
-        return s.received === 2 && s.queue.active === 0 && s;
+        const busy = [1, 2].map((i) => (s.partitions[i]?.waiting ?? 1) + (s.partitions[i]?.active ?? 1));
+        return s.received === 2 && busy.every((n) => n === 0) && s;
       });
       expect(stats.partitions.map((p) => p.waiting)).to.deep.equal([1, 0, 0, 1]);
+      expect(stats.received).to.equal(2);
     }));
 });
 
