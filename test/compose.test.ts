@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import { loadConfig } from '@aggregator/common';
+import { ERROR_CODES, loadConfig } from '@aggregator/common';
 import { API_NODE_FLAGS } from '@aggregator/load';
 import { expect } from 'chai';
 import {
@@ -8,26 +7,29 @@ import {
   type ComposeService,
   commandOf,
   dependenciesOf,
+  directivesOf,
   effective,
   environmentOf,
+  type HaproxySection,
   mountsOf,
   publishedPortsOf,
   readCompose,
   readDockerfile,
+  readHaproxyConfig,
   readRepoFile,
   type Stage,
   stageChain,
 } from './support/deployFiles.js';
-import { NGINX_TEMPLATE_PATH, NGINX_TEMPLATE_VARIABLES } from './support/withNginx.js';
 
 /**
- * The Docker deployment as files: docker-compose.yml, the Dockerfile and the nginx template are
- * checked against what the service needs (test/nginx.test.ts runs the template for real).
+ * The Docker deployment as files: docker-compose.yml, the Dockerfile and deploy/haproxy.cfg are
+ * checked against what the service needs (test/loadBalancer.test.ts runs the haproxy.cfg for real).
  */
 
 const compose: ComposeFile = readCompose();
 const stages: Stage[] = readDockerfile();
-const template = readFileSync(NGINX_TEMPLATE_PATH, 'utf8');
+const haproxy: HaproxySection[] = readHaproxyConfig();
+const defaults = loadConfig({});
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -46,11 +48,10 @@ function sqliteMount(name: string) {
   return mountsOf(service(name)).find((m) => m.target === posix.dirname(path) || path.startsWith(`${m.target}/`));
 }
 
-/** `5m` → bytes, as nginx reads sizes. */
-function nginxSize(value: string): number {
-  const [, digits = '', unit = ''] = /^(\d+)([kKmMgG]?)$/.exec(value) ?? [];
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit.toLowerCase()] ?? Number.NaN;
-  return Number(digits) * scale;
+function section(kind: string, name?: string): HaproxySection {
+  const found = haproxy.find((h) => h.kind === kind && (name === undefined || h.name === name));
+  if (!found) throw new Error(`deploy/haproxy.cfg has no ${kind} section ${name ?? ''}`);
+  return found;
 }
 
 describe('docker-compose.yml', () => {
@@ -65,7 +66,9 @@ describe('docker-compose.yml', () => {
       expect(service(name).container_name, `${name} container_name`).to.equal(undefined);
     }
     expect(publishedPortsOf(service('lb'))).to.deep.equal([8080]);
-    expect(environmentOf(service('lb')).LB_LISTEN).to.equal('8080');
+    // Onto the port deploy/haproxy.cfg binds in the container.
+    expect(service('lb').ports).to.deep.equal(['8080:8080']);
+    expect(directivesOf(section('frontend'), 'bind')).to.deep.equal(['bind :8080']);
   });
 
   it('shares SQLite on one named volume: read-write for workers, read-only for API replicas', () => {
@@ -134,42 +137,71 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('the load balancer (deploy/nginx.conf.template in the lb service)', () => {
-  it('limits request bodies to the default MAX_BODY_BYTES (5 MiB)', () => {
-    const sizes = [...template.matchAll(/^\s*client_max_body_size\s+(\S+);/gm)].map((m) => nginxSize(m[1] ?? ''));
-    expect(sizes).to.deep.equal([loadConfig({}).MAX_BODY_BYTES]);
-    expect(loadConfig({}).MAX_BODY_BYTES).to.equal(5 * 1024 * 1024);
+describe('the load balancer (deploy/haproxy.cfg in the lb service)', () => {
+  it('is deploy/haproxy.cfg, mounted where the image reads it and run by its own command', () => {
+    const lb = service('lb');
+    expect(lb.image).to.match(/^haproxy:2\.6\.\d+-alpine$/);
+    expect(mountsOf(lb)).to.deep.equal([
+      { source: './deploy/haproxy.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', readOnly: true },
+    ]);
+    // Nothing that would make the container run something else than the test runs.
+    expect(lb.command, 'lb command').to.equal(undefined);
+    expect(lb.entrypoint, 'lb entrypoint').to.equal(undefined);
+    expect(lb.environment, 'lb environment').to.equal(undefined);
   });
 
-  it('is rendered by the official image from the template, with every placeholder set and nothing else substituted', () => {
-    const lb = service('lb');
-    const env = environmentOf(lb);
-    const mount = mountsOf(lb).find((m) => m.source === './deploy/nginx.conf.template');
-    expect(mount).to.deep.equal({
-      source: './deploy/nginx.conf.template',
-      target: '/etc/nginx/templates/nginx.conf.template',
-      readOnly: true,
+  it("follows the replicas of the api service through Docker's DNS", () => {
+    const resolvers = section('resolvers');
+    expect(directivesOf(resolvers, 'nameserver')).to.deep.equal([`nameserver ${resolvers.name} 127.0.0.11:53`]);
+    const [template = ''] = directivesOf(section('backend'), 'server-template');
+    const [, , slots = '0', target = '', ...params] = template.split(' ');
+    expect(target).to.equal(`api:${defaults.PORT}`);
+    expect(service('api').expose).to.deep.equal([String(defaults.PORT)]);
+    expect(Number(slots), 'replica slots').to.be.at.least(8);
+    expect(params.join(' ')).to.include(`resolvers ${resolvers.name}`).and.include('check');
+  });
+
+  it('leaves MAX_BODY_BYTES to the API, refusing only bodies far over it', () => {
+    const denies = directivesOf(section('frontend'), 'http-request deny');
+    const ceilings = denies.map((d) => /req\.hdr_val\(content-length\) gt (\d+)/.exec(d)?.[1]).map(Number);
+    expect(ceilings).to.have.length(1);
+    const [ceiling = 0] = ceilings;
+    expect(denies[0]).to.include('deny_status 413');
+    expect(ceiling).to.be.at.least(8 * defaults.MAX_BODY_BYTES);
+    expect(directivesOf(section('defaults'), 'http-error status 413').join()).to.include(`${ceiling} bytes`);
+  });
+
+  it("answers its own errors in the API's shape, with Retry-After where a retry can succeed", () => {
+    const replies = directivesOf(section('defaults'), 'http-error').map((line) => {
+      const [, status = '', body = '', rest = ''] =
+        /^http-error status (\d+) content-type application\/json string '([^']*)'(.*)$/.exec(line) ?? [];
+      return { line, status: Number(status), body: JSON.parse(body || 'null') as unknown, rest };
     });
-    // Rendered to /etc/nginx/nginx.conf (the template is a whole nginx.conf, not a conf.d part).
-    expect(env.NGINX_ENVSUBST_OUTPUT_DIR).to.equal('/etc/nginx');
-    const placeholders = new Set([...template.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-    expect([...placeholders].sort()).to.deep.equal([...NGINX_TEMPLATE_VARIABLES].sort());
-    for (const name of NGINX_TEMPLATE_VARIABLES) expect(env, name).to.have.property(name).that.is.not.empty;
-    // The image substitutes every environment variable the filter matches: only ours.
-    const filter = new RegExp(env.NGINX_ENVSUBST_FILTER ?? '');
-    for (const name of NGINX_TEMPLATE_VARIABLES) expect(name).to.match(filter);
-    for (const name of ['HOSTNAME', 'HOME', 'PATH', 'NGINX_VERSION', 'PKG_RELEASE']) expect(name).to.not.match(filter);
+    const byStatus = Object.fromEntries(replies.map((r) => [r.status, r]));
+    expect(Object.keys(byStatus).map(Number)).to.include.members([413, 502, 503, 504]);
+    for (const reply of replies) {
+      expect(reply.body, reply.line).to.have.all.keys('error');
+      expect((reply.body as { error: object }).error, reply.line).to.have.all.keys('code', 'message');
+      expect(reply.rest.trim(), reply.line).to.equal(reply.status >= 502 ? 'hdr Retry-After 1' : '');
+    }
+    const codeOf = (status: number) =>
+      (byStatus[status]?.body as { error?: { code?: string } } | undefined)?.error?.code;
+    // The status the API also answers keeps the API's code.
+    expect(codeOf(413))
+      .to.equal('payload_too_large')
+      .and.be.oneOf([...ERROR_CODES]);
+    expect([codeOf(502), codeOf(503), codeOf(504)]).to.deep.equal([
+      'bad_gateway',
+      'no_replica_available',
+      'gateway_timeout',
+    ]);
   });
 
-  it('follows the api replicas through Docker DNS (`resolve`, nginx 1.27.3 or newer)', () => {
-    const lb = service('lb');
-    // A pinned version: `nginx:1.28-alpine` is any 1.28.x; `latest` or `alpine` would not say.
-    const [, major = '0', minor = '0', patch = '99'] = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(lb.image ?? '') ?? [];
-    const version = Number(major) * 1e6 + Number(minor) * 1e3 + Number(patch);
-    expect(version, `${lb.image} supports upstream "resolve"`).to.be.at.least(1_027_003);
-    expect(environmentOf(lb).LB_UPSTREAM_SERVERS).to.equal(`server api:${loadConfig({}).PORT} resolve;`);
-    expect(template).to.match(/^\s*resolver 127\.0\.0\.11 valid=\d+s/m);
-    expect(template).to.match(/^\s*zone api_replicas /m);
+  it('passes on only requests whose connection failed, never one a replica received', () => {
+    const backend = section('backend');
+    expect(directivesOf(backend, 'retry-on')).to.deep.equal(['retry-on conn-failure']);
+    expect(directivesOf(section('defaults'), 'retry-on')).to.deep.equal([]);
+    expect(directivesOf(backend, 'option redispatch')).to.have.length(1);
   });
 });
 

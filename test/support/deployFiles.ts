@@ -18,6 +18,7 @@ export interface ComposeService {
   image?: string;
   build?: string | { context?: string; target?: string; dockerfile?: string };
   command?: string | string[];
+  entrypoint?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
   ports?: Array<string | number | { target?: number; published?: number | string }>;
   expose?: Array<string | number>;
@@ -144,4 +145,35 @@ export function effective(stages: Stage[], target: string, op: string): string |
     if (found) return found.args;
   }
   return undefined;
+}
+
+// ---- deploy/haproxy.cfg --------------------------------------------------------------------------
+
+export interface HaproxySection {
+  /** `global`, `defaults`, `frontend`, `backend`, `resolvers`, … */
+  kind: string;
+  name: string | undefined;
+  /** Its directives, one per line, whitespace collapsed, comment lines dropped. */
+  lines: string[];
+}
+
+/** deploy/haproxy.cfg as sections of directives (a line starting a section has no indentation). */
+export function readHaproxyConfig(path = 'deploy/haproxy.cfg'): HaproxySection[] {
+  const sections: HaproxySection[] = [];
+  for (const raw of readRepoFile(path).split(/\r?\n/)) {
+    const line = raw.trim().replace(/\s+/g, ' ');
+    if (line === '' || line.startsWith('#')) continue;
+    if (/^\S/.test(raw)) {
+      const [kind = '', name] = line.split(' ');
+      sections.push({ kind, name, lines: [] });
+    } else {
+      sections.at(-1)?.lines.push(line);
+    }
+  }
+  return sections;
+}
+
+/** The lines of `section` that start with `keyword` (a whole word). */
+export function directivesOf(section: HaproxySection | undefined, keyword: string): string[] {
+  return (section?.lines ?? []).filter((line) => line === keyword || line.startsWith(`${keyword} `));
 }
