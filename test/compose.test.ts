@@ -6,6 +6,7 @@ import {
   type ComposeFile,
   type ComposeService,
   commandOf,
+  composeHeaderCommands,
   dependenciesOf,
   directivesOf,
   effective,
@@ -138,6 +139,32 @@ describe('docker-compose.yml', () => {
     expect(commandOf(k6)).to.deep.equal(['run', '/scripts/batch.js']);
     expect(environmentOf(k6).BASE_URL).to.equal('http://lb:8080');
     expect(mountsOf(k6)).to.deep.include({ source: './load/k6', target: '/scripts', readOnly: true });
+  });
+
+  it('shows in its header the commands that start the cluster, then load it without touching its scale', () => {
+    const commands = composeHeaderCommands();
+    const up = commands.filter((c) => c[2] === 'up');
+    expect(up, 'one `docker compose up` command').to.have.length(1);
+    expect(up[0]?.join(' '))
+      .to.match(/ -d /)
+      .and.match(/ --scale api=\d+/)
+      .and.match(/ --scale worker=\d+/);
+
+    // `run` would start the service's dependencies at this file's scale (one each), scaling the
+    // running cluster down: every documented `run` says --no-deps, and the services have no
+    // dependencies to start anyway.
+    const runs = commands.filter((c) => c.includes('run'));
+    const loadServices = Object.entries(compose.services)
+      .filter(([, s]) => s.profiles?.includes('load'))
+      .map(([name]) => name);
+    const ran = runs.map((c) => c[c.length - 1] ?? '');
+    expect([...ran].sort()).to.deep.equal([...loadServices].sort());
+    for (const command of runs) {
+      const text = command.join(' ');
+      expect(command.slice(0, 5), text).to.deep.equal(['docker', 'compose', '--profile', 'load', 'run']);
+      expect(command, text).to.include.members(['--rm', '--no-deps']);
+    }
+    for (const name of loadServices) expect(service(name).depends_on, `${name} depends_on`).to.equal(undefined);
   });
 });
 

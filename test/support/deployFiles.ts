@@ -38,6 +38,25 @@ export function readCompose(): ComposeFile {
   return parse(readRepoFile('docker-compose.yml')) as ComposeFile;
 }
 
+/**
+ * The `docker compose …` commands the header comment of docker-compose.yml shows (lines like
+ * `#   docker compose up -d …`, a trailing `# comment` dropped), each as a list of words.
+ */
+export function composeHeaderCommands(): string[][] {
+  const lines = readRepoFile('docker-compose.yml').split(/\r?\n/);
+  const header = lines.slice(
+    0,
+    Math.max(
+      0,
+      lines.findIndex((line) => !line.startsWith('#') && line.trim() !== ''),
+    ),
+  );
+  return header.flatMap((line) => {
+    const command = /^#\s+(docker compose .*?)(?:\s+#.*)?$/.exec(line)?.[1];
+    return command ? [command.split(/\s+/)] : [];
+  });
+}
+
 /** The service's environment as a map (compose allows a map or a list of `NAME=value`). */
 export function environmentOf(service: ComposeService): Record<string, string> {
   const env = service.environment ?? {};
