@@ -14,7 +14,9 @@
 # Configuration is the environment, as outside Docker (README, "Configuration"); REDIS_URL is
 # needed, SQLITE_PATH defaults to /data/aggregator.db (mount a volume on /data).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# A pinned release, so a rebuild gets the Node the image was tested with; move it on deliberately
+# (test/compose.test.ts checks that every image is pinned).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # ---- toolchain: compilers for native addons (better-sqlite3), and every manifest -------------
 FROM ${NODE_IMAGE} AS toolchain

@@ -55,6 +55,20 @@ function section(kind: string, name?: string): HaproxySection {
   return found;
 }
 
+/** `1gb` → bytes, as redis reads memory sizes. */
+function redisBytes(value: string): number {
+  const [, digits = '', unit = ''] = /^(\d+)(b|kb?|mb?|gb?)?$/i.exec(value) ?? [];
+  const scale: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(digits) * (scale[unit.toLowerCase()] ?? Number.NaN);
+}
+
+/** `haproxy:2.6.32-alpine` → `2.6.32`: the release a tag pins, or undefined when it pins none. */
+function pinnedRelease(image: string): string | undefined {
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return 'digest';
+  const tag = /:([^/:]+)$/.exec(image)?.[1];
+  return /^v?(\d+\.\d+\.\d+)(?:-[\w.-]+)?$/.exec(tag ?? '')?.[1];
+}
+
 describe('docker-compose.yml', () => {
   it('runs redis, api, worker and a load balancer by default', () => {
     expect(compose.services).to.include.keys('redis', 'api', 'worker', 'lb');
@@ -88,12 +102,19 @@ describe('docker-compose.yml', () => {
     expect(dependenciesOf(service('api'))).to.not.have.property('worker');
   });
 
-  it('runs Redis with an AOF synced every second, noeviction, a health check and a named data volume', () => {
+  it('runs Redis with an AOF synced every second, no RDB snapshots, a memory bound with noeviction, a health check and a named data volume', () => {
     const redis = service('redis');
-    const command = commandOf(redis).join(' ');
-    expect(command).to.include('--appendonly yes');
-    expect(command).to.include('--appendfsync everysec');
-    expect(command).to.include('--maxmemory-policy noeviction');
+    const words = commandOf(redis);
+    const option = (name: string) => {
+      const at = words.indexOf(name);
+      expect(at, `redis-server ${name}`).to.be.above(0);
+      return words[at + 1];
+    };
+    expect(option('--appendonly')).to.equal('yes');
+    expect(option('--appendfsync')).to.equal('everysec');
+    expect(option('--save')).to.equal('');
+    expect(redisBytes(option('--maxmemory') ?? '')).to.be.at.least(256 * 1024 ** 2);
+    expect(option('--maxmemory-policy')).to.equal('noeviction');
     expect([redis.healthcheck?.test ?? []].flat().join(' ')).to.include('redis-cli ping');
     const data = mountsOf(redis).find((m) => m.target === '/data');
     expect(compose.volumes ?? {}).to.have.property(data?.source ?? '');
@@ -119,6 +140,19 @@ describe('docker-compose.yml', () => {
     expect(effective(stages, 'worker', 'CMD')).to.equal('["node", "worker/dist/main.js"]');
   });
 
+  it('pins every image, its own and the Dockerfile bases, to a release', () => {
+    const images = [
+      ...Object.entries(compose.services).flatMap(([name, s]) => (s.image ? [[`service ${name}`, s.image]] : [])),
+      ...stages
+        .filter((stage) => !stages.some((other) => other.name === stage.from))
+        .map((stage) => [`Dockerfile stage ${stage.name}`, stage.from]),
+    ];
+    expect(images.length).to.be.at.least(4);
+    for (const [where, image = ''] of images) {
+      expect(pinnedRelease(image), `${where}: ${image} names no release (x.y.z) or digest`).to.not.equal(undefined);
+    }
+  });
+
   it('keeps the load tools under the `load` profile: the publisher CLI and k6, both aimed at lb', () => {
     const publisher = service('publisher');
     const k6 = service('k6');
@@ -135,7 +169,7 @@ describe('docker-compose.yml', () => {
       .filter((s) => s.name === targetOf('publisher') || s.name === 'runtime')
       .flatMap((s) => s.instructions);
     expect(copies.some((i) => i.op === 'COPY' && / load\/dist$/.test(i.args))).to.equal(true);
-    expect(k6.image).to.match(/^grafana\/k6(:|$)/);
+    expect(k6.image).to.match(/^grafana\/k6:/);
     expect(commandOf(k6)).to.deep.equal(['run', '/scripts/batch.js']);
     expect(environmentOf(k6).BASE_URL).to.equal('http://lb:8080');
     expect(mountsOf(k6)).to.deep.include({ source: './load/k6', target: '/scripts', readOnly: true });
@@ -237,10 +271,10 @@ describe('the load balancer (deploy/haproxy.cfg in the lb service)', () => {
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage, on node:20-bookworm-slim, with production dependencies only in the runtime', () => {
+  it('is multi-stage, on a pinned node 20 bookworm-slim, with production dependencies only in the runtime', () => {
     expect(stages.length).to.be.at.least(2);
     for (const target of ['api', 'worker']) {
-      expect(stageChain(stages, target).at(-1)?.from, target).to.equal('node:20-bookworm-slim');
+      expect(stageChain(stages, target).at(-1)?.from, target).to.match(/^node:20\.\d+\.\d+-bookworm-slim$/);
     }
     const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
     expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).to.equal(true);
