@@ -130,7 +130,8 @@ describe('the haproxy the load-balancer tests run', () => {
 });
 
 describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as compose runs it)', function () {
-  this.timeout(60_000);
+  // Each test starts its own topology: seconds on an idle machine, much more on a loaded one.
+  this.timeout(150_000);
 
   before(function () {
     skipOrFailWhenMissing(this, haproxyUnavailable() ?? netnsUnavailable());
@@ -283,8 +284,7 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
       expect(received().slice(1)).to.deep.equal([`request POST /publish ${closed[0]?.split(' ')[0]}`]);
     }));
 
-  it('answers 504 gateway_timeout when a replica does not answer in time, and never re-sends the POST', async function () {
-    this.timeout(60_000);
+  it('answers 504 gateway_timeout when a replica does not answer in time, and never re-sends the POST', async () => {
     await withComposeNetwork({ apis: [] }, async (lb) => {
       const stuck = await lb.startFakeReplica(C, 'hang');
       lb.resolveApiTo([C]);
@@ -294,7 +294,7 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
       const res = await publish(lb, makeEvent());
       const id = res.headers.get('x-request-id');
       await expectLbError(res, 504, 'gateway_timeout', '1');
-      expect(Date.now() - started).to.be.within(9_000, 15_000);
+      expect(Date.now() - started).to.be.within(9_000, 20_000);
       expect(stuck.lines.filter((l) => l.startsWith('request POST /publish'))).to.deep.equal([
         `request POST /publish ${id}`,
       ]);

@@ -58,6 +58,8 @@ export interface ComposeNetworkOptions {
 }
 
 const SUPPORT_DIR = join(REPO_ROOT, 'test', 'support', 'netns');
+/** How long a process or the lb may take to come up: generous, for a machine under load. */
+const STARTUP_MS = 45_000;
 
 function replicaName(address: string): string {
   return `api-${address.replaceAll('.', '-')}`;
@@ -151,7 +153,7 @@ async function startNetwork(ns: Namespaces): Promise<ComposeNetwork & { bridge: 
       }),
     );
     apis.set(address, child);
-    await child.waitFor(/"api listening"/);
+    await child.waitFor(/"api listening"/, STARTUP_MS);
     return child;
   };
   const startFakeReplica = async (address: string, mode: FakeReplicaMode) => {
@@ -164,7 +166,7 @@ async function startNetwork(ns: Namespaces): Promise<ComposeNetwork & { bridge: 
         cwd: REPO_ROOT,
       }),
     );
-    await child.waitFor(/^listening$/);
+    await child.waitFor(/^listening$/, STARTUP_MS);
     return child;
   };
 
@@ -192,7 +194,7 @@ async function startNetwork(ns: Namespaces): Promise<ComposeNetwork & { bridge: 
       args: ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     }),
   );
-  await Promise.all([standIn.waitFor(/^ready$/), redis.waitFor(/Ready to accept connections/, 10_000)]);
+  await Promise.all([standIn.waitFor(/^ready$/, STARTUP_MS), redis.waitFor(/Ready to accept connections/, STARTUP_MS)]);
   // The worker creates the store; then the replicas, as compose starts them.
   const worker = started(
     appsNs.spawn({
@@ -202,31 +204,32 @@ async function startNetwork(ns: Namespaces): Promise<ComposeNetwork & { bridge: 
       env: { ...appEnv, REPLICA_ID: 'worker-0' },
     }),
   );
-  await worker.waitFor(/"worker started"/);
+  await worker.waitFor(/"worker started"/, STARTUP_MS);
   await Promise.all(ns.apis.map(startApi));
 
   const lb = started(lbNs.spawn({ name: 'lb', command: ns.haproxy, args: haproxyArgs(LB_CONFIG_PATH), cwd: dir }));
   const bridge = await bridgeTo(publishedSocket);
   const url = `http://127.0.0.1:${bridge.port}`;
-  // Up once it answers at all (a 503 before the first DNS answer counts).
+  // Up once it answers at all (a 503 before the first DNS answer counts). Each probe has its own
+  // timeout, so a request that hangs cannot outlast the wait's deadline.
   await waitUntil(
     async () => {
       if (!lb.running) throw new Error(`haproxy exited:\n${lb.tail()}`);
-      await (await fetch(`${url}/healthz`)).arrayBuffer();
+      await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })).arrayBuffer();
       return true;
     },
-    { what: 'haproxy to answer on the published port' },
+    { what: 'haproxy to answer on the published port', timeoutMs: STARTUP_MS },
   );
   const accessLog = () => parseAccessLog(lb.lines);
   const waitForRotation = async (addresses: string[]) => {
     const wanted = addresses.map((a) => `${a}:${SERVICE_PORT}`);
     await waitUntil(
       async () => {
-        await (await fetch(`${url}/healthz`)).arrayBuffer();
+        await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })).arrayBuffer();
         const served = new Set(accessLog().map((e) => e.server));
         return wanted.every((w) => served.has(w));
       },
-      { what: `${wanted.join(', ')} to serve through the lb` },
+      { what: `${wanted.join(', ')} to serve through the lb`, timeoutMs: STARTUP_MS },
     );
   };
   await waitForRotation(ns.apis);

@@ -34,6 +34,18 @@ function ip(args: string[]): void {
   execFileSync(ipBinary() ?? 'ip', args, { stdio: 'pipe' });
 }
 
+/** Namespaces made and not yet deleted: a run that ends early (a timeout, `exit`) deletes them. */
+const live = new Set<string>();
+process.on('exit', () => {
+  for (const name of live) {
+    try {
+      ip(['netns', 'delete', name]);
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** Why no network namespace can be made here, or undefined when one can. */
 export function netnsUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces exist on Linux only';
@@ -76,6 +88,7 @@ export function linkNetns(a: Netns, b: Netns, cidrA: string, cidrB: string): voi
 export async function withNetns<T>(fn: (netns: Netns) => Promise<T>): Promise<T> {
   const name = `aggregator-${randomUUID().slice(0, 8)}`;
   ip(['netns', 'add', name]);
+  live.add(name);
   try {
     ip(['-n', name, 'link', 'set', 'lo', 'up']);
     return await fn({
@@ -90,5 +103,6 @@ export async function withNetns<T>(fn: (netns: Netns) => Promise<T>): Promise<T>
     });
   } finally {
     ip(['netns', 'delete', name]);
+    live.delete(name);
   }
 }
