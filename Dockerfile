@@ -15,7 +15,9 @@
 # needed, SQLITE_PATH defaults to /data/aggregator.db (mount a volume on /data); or set DATABASE_URL
 # to a postgres:// URL and mount nothing (docs/postgres.md).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# A pinned release, so a rebuild gets the Node the image was tested with; move it on deliberately
+# (test/compose.test.ts checks that every image is pinned).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # ---- toolchain: compilers for native addons (better-sqlite3), and every manifest -------------
 FROM ${NODE_IMAGE} AS toolchain

@@ -1,33 +1,36 @@
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
-import { loadConfig } from '@aggregator/common';
+import { ERROR_CODES, loadConfig } from '@aggregator/common';
 import { API_NODE_FLAGS } from '@aggregator/load';
 import { expect } from 'chai';
 import {
   type ComposeFile,
   type ComposeService,
   commandOf,
+  composeHeaderCommands,
   dependenciesOf,
+  directivesOf,
   effective,
   environmentOf,
+  type HaproxySection,
   mountsOf,
   publishedPortsOf,
   readCompose,
   readDockerfile,
+  readHaproxyConfig,
   readRepoFile,
   type Stage,
   stageChain,
 } from './support/deployFiles.js';
-import { NGINX_TEMPLATE_PATH, NGINX_TEMPLATE_VARIABLES } from './support/withNginx.js';
 
 /**
- * The Docker deployment as files: docker-compose.yml, the Dockerfile and the nginx template are
- * checked against what the service needs (test/nginx.test.ts runs the template for real).
+ * The Docker deployment as files: docker-compose.yml, the Dockerfile and deploy/haproxy.cfg are
+ * checked against what the service needs (test/loadBalancer.test.ts runs the haproxy.cfg for real).
  */
 
 const compose: ComposeFile = readCompose();
 const stages: Stage[] = readDockerfile();
-const template = readFileSync(NGINX_TEMPLATE_PATH, 'utf8');
+const haproxy: HaproxySection[] = readHaproxyConfig();
+const defaults = loadConfig({});
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -46,11 +49,24 @@ function sqliteMount(name: string) {
   return mountsOf(service(name)).find((m) => m.target === posix.dirname(path) || path.startsWith(`${m.target}/`));
 }
 
-/** `5m` → bytes, as nginx reads sizes. */
-function nginxSize(value: string): number {
-  const [, digits = '', unit = ''] = /^(\d+)([kKmMgG]?)$/.exec(value) ?? [];
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit.toLowerCase()] ?? Number.NaN;
-  return Number(digits) * scale;
+function section(kind: string, name?: string): HaproxySection {
+  const found = haproxy.find((h) => h.kind === kind && (name === undefined || h.name === name));
+  if (!found) throw new Error(`deploy/haproxy.cfg has no ${kind} section ${name ?? ''}`);
+  return found;
+}
+
+/** `1gb` → bytes, as redis reads memory sizes. */
+function redisBytes(value: string): number {
+  const [, digits = '', unit = ''] = /^(\d+)(b|kb?|mb?|gb?)?$/i.exec(value) ?? [];
+  const scale: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(digits) * (scale[unit.toLowerCase()] ?? Number.NaN);
+}
+
+/** `haproxy:2.6.32-alpine` → `2.6.32`: the release a tag pins, or undefined when it pins none. */
+function pinnedRelease(image: string): string | undefined {
+  if (/@sha256:[0-9a-f]{64}$/.test(image)) return 'digest';
+  const tag = /:([^/:]+)$/.exec(image)?.[1];
+  return /^v?(\d+\.\d+\.\d+)(?:-[\w.-]+)?$/.exec(tag ?? '')?.[1];
 }
 
 describe('docker-compose.yml', () => {
@@ -65,10 +81,12 @@ describe('docker-compose.yml', () => {
       expect(service(name).container_name, `${name} container_name`).to.equal(undefined);
     }
     expect(publishedPortsOf(service('lb'))).to.deep.equal([8080]);
-    expect(environmentOf(service('lb')).LB_LISTEN).to.equal('8080');
+    // Onto the port deploy/haproxy.cfg binds in the container.
+    expect(service('lb').ports).to.deep.equal(['8080:8080']);
+    expect(directivesOf(section('frontend'), 'bind')).to.deep.equal(['bind :8080']);
   });
 
-  it('shares SQLite on one named volume: read-write for workers, read-only for API replicas', () => {
+  it('shares SQLite on one named volume, read-write for workers and API replicas alike', () => {
     const worker = sqliteMount('worker');
     const api = sqliteMount('api');
     expect(worker, 'worker mount of SQLITE_PATH').to.not.equal(undefined);
@@ -76,16 +94,27 @@ describe('docker-compose.yml', () => {
     expect(compose.volumes ?? {}).to.have.property(worker?.source ?? '');
     expect(api?.source).to.equal(worker?.source);
     expect(worker?.readOnly).to.equal(false);
-    expect(api?.readOnly).to.equal(true);
+    // A read-only mount keeps the API from recreating the -wal/-shm files a clean shutdown removed
+    // (test/apiStartOrder.test.ts runs the API as this mount says).
+    expect(api?.readOnly).to.equal(false);
     expect(environmentOf(service('api')).SQLITE_PATH).to.equal(environmentOf(service('worker')).SQLITE_PATH);
+    // The API serves whatever starts first: it waits for no worker.
+    expect(dependenciesOf(service('api'))).to.not.have.property('worker');
   });
 
-  it('runs Redis with an AOF synced every second, noeviction, a health check and a named data volume', () => {
+  it('runs Redis with an AOF synced every second, no RDB snapshots, a memory bound with noeviction, a health check and a named data volume', () => {
     const redis = service('redis');
-    const command = commandOf(redis).join(' ');
-    expect(command).to.include('--appendonly yes');
-    expect(command).to.include('--appendfsync everysec');
-    expect(command).to.include('--maxmemory-policy noeviction');
+    const words = commandOf(redis);
+    const option = (name: string) => {
+      const at = words.indexOf(name);
+      expect(at, `redis-server ${name}`).to.be.above(0);
+      return words[at + 1];
+    };
+    expect(option('--appendonly')).to.equal('yes');
+    expect(option('--appendfsync')).to.equal('everysec');
+    expect(option('--save')).to.equal('');
+    expect(redisBytes(option('--maxmemory') ?? '')).to.be.at.least(256 * 1024 ** 2);
+    expect(option('--maxmemory-policy')).to.equal('noeviction');
     expect([redis.healthcheck?.test ?? []].flat().join(' ')).to.include('redis-cli ping');
     const data = mountsOf(redis).find((m) => m.target === '/data');
     expect(compose.volumes ?? {}).to.have.property(data?.source ?? '');
@@ -111,6 +140,19 @@ describe('docker-compose.yml', () => {
     expect(effective(stages, 'worker', 'CMD')).to.equal('["node", "worker/dist/main.js"]');
   });
 
+  it('pins every image, its own and the Dockerfile bases, to a release', () => {
+    const images = [
+      ...Object.entries(compose.services).flatMap(([name, s]) => (s.image ? [[`service ${name}`, s.image]] : [])),
+      ...stages
+        .filter((stage) => !stages.some((other) => other.name === stage.from))
+        .map((stage) => [`Dockerfile stage ${stage.name}`, stage.from]),
+    ];
+    expect(images.length).to.be.at.least(4);
+    for (const [where, image = ''] of images) {
+      expect(pinnedRelease(image), `${where}: ${image} names no release (x.y.z) or digest`).to.not.equal(undefined);
+    }
+  });
+
   it('keeps the load tools under the `load` profile: the publisher CLI and k6, both aimed at lb', () => {
     const publisher = service('publisher');
     const k6 = service('k6');
@@ -127,57 +169,112 @@ describe('docker-compose.yml', () => {
       .filter((s) => s.name === targetOf('publisher') || s.name === 'runtime')
       .flatMap((s) => s.instructions);
     expect(copies.some((i) => i.op === 'COPY' && / load\/dist$/.test(i.args))).to.equal(true);
-    expect(k6.image).to.match(/^grafana\/k6(:|$)/);
+    expect(k6.image).to.match(/^grafana\/k6:/);
     expect(commandOf(k6)).to.deep.equal(['run', '/scripts/batch.js']);
     expect(environmentOf(k6).BASE_URL).to.equal('http://lb:8080');
     expect(mountsOf(k6)).to.deep.include({ source: './load/k6', target: '/scripts', readOnly: true });
   });
+
+  it('shows in its header the commands that start the cluster, then load it without touching its scale', () => {
+    const commands = composeHeaderCommands();
+    const up = commands.filter((c) => c[2] === 'up');
+    expect(up, 'one `docker compose up` command').to.have.length(1);
+    expect(up[0]?.join(' '))
+      .to.match(/ -d /)
+      .and.match(/ --scale api=\d+/)
+      .and.match(/ --scale worker=\d+/);
+
+    // `run` would start the service's dependencies at this file's scale (one each), scaling the
+    // running cluster down: every documented `run` says --no-deps, and the services have no
+    // dependencies to start anyway.
+    const runs = commands.filter((c) => c.includes('run'));
+    const loadServices = Object.entries(compose.services)
+      .filter(([, s]) => s.profiles?.includes('load'))
+      .map(([name]) => name);
+    const ran = runs.map((c) => c[c.length - 1] ?? '');
+    expect([...ran].sort()).to.deep.equal([...loadServices].sort());
+    for (const command of runs) {
+      const text = command.join(' ');
+      expect(command.slice(0, 5), text).to.deep.equal(['docker', 'compose', '--profile', 'load', 'run']);
+      expect(command, text).to.include.members(['--rm', '--no-deps']);
+    }
+    for (const name of loadServices) expect(service(name).depends_on, `${name} depends_on`).to.equal(undefined);
+  });
 });
 
-describe('the load balancer (deploy/nginx.conf.template in the lb service)', () => {
-  it('limits request bodies to the default MAX_BODY_BYTES (5 MiB)', () => {
-    const sizes = [...template.matchAll(/^\s*client_max_body_size\s+(\S+);/gm)].map((m) => nginxSize(m[1] ?? ''));
-    expect(sizes).to.deep.equal([loadConfig({}).MAX_BODY_BYTES]);
-    expect(loadConfig({}).MAX_BODY_BYTES).to.equal(5 * 1024 * 1024);
+describe('the load balancer (deploy/haproxy.cfg in the lb service)', () => {
+  it('is deploy/haproxy.cfg, mounted where the image reads it and run by its own command', () => {
+    const lb = service('lb');
+    expect(lb.image).to.match(/^haproxy:2\.6\.\d+-alpine$/);
+    expect(mountsOf(lb)).to.deep.equal([
+      { source: './deploy/haproxy.cfg', target: '/usr/local/etc/haproxy/haproxy.cfg', readOnly: true },
+    ]);
+    // Nothing that would make the container run something else than the test runs.
+    expect(lb.command, 'lb command').to.equal(undefined);
+    expect(lb.entrypoint, 'lb entrypoint').to.equal(undefined);
+    expect(lb.environment, 'lb environment').to.equal(undefined);
   });
 
-  it('is rendered by the official image from the template, with every placeholder set and nothing else substituted', () => {
-    const lb = service('lb');
-    const env = environmentOf(lb);
-    const mount = mountsOf(lb).find((m) => m.source === './deploy/nginx.conf.template');
-    expect(mount).to.deep.equal({
-      source: './deploy/nginx.conf.template',
-      target: '/etc/nginx/templates/nginx.conf.template',
-      readOnly: true,
+  it("follows the replicas of the api service through Docker's DNS", () => {
+    const resolvers = section('resolvers');
+    expect(directivesOf(resolvers, 'nameserver')).to.deep.equal([`nameserver ${resolvers.name} 127.0.0.11:53`]);
+    const [template = ''] = directivesOf(section('backend'), 'server-template');
+    const [, , slots = '0', target = '', ...params] = template.split(' ');
+    expect(target).to.equal(`api:${defaults.PORT}`);
+    expect(service('api').expose).to.deep.equal([String(defaults.PORT)]);
+    expect(Number(slots), 'replica slots').to.be.at.least(8);
+    expect(params.join(' ')).to.include(`resolvers ${resolvers.name}`).and.include('check');
+  });
+
+  it('leaves MAX_BODY_BYTES to the API, refusing only bodies far over it', () => {
+    const denies = directivesOf(section('frontend'), 'http-request deny');
+    const ceilings = denies.map((d) => /req\.hdr_val\(content-length\) gt (\d+)/.exec(d)?.[1]).map(Number);
+    expect(ceilings).to.have.length(1);
+    const [ceiling = 0] = ceilings;
+    expect(denies[0]).to.include('deny_status 413');
+    expect(ceiling).to.be.at.least(8 * defaults.MAX_BODY_BYTES);
+    expect(directivesOf(section('defaults'), 'http-error status 413').join()).to.include(`${ceiling} bytes`);
+  });
+
+  it("answers its own errors in the API's shape, with Retry-After where a retry can succeed", () => {
+    const replies = directivesOf(section('defaults'), 'http-error').map((line) => {
+      const [, status = '', body = '', rest = ''] =
+        /^http-error status (\d+) content-type application\/json string '([^']*)'(.*)$/.exec(line) ?? [];
+      return { line, status: Number(status), body: JSON.parse(body || 'null') as unknown, rest };
     });
-    // Rendered to /etc/nginx/nginx.conf (the template is a whole nginx.conf, not a conf.d part).
-    expect(env.NGINX_ENVSUBST_OUTPUT_DIR).to.equal('/etc/nginx');
-    const placeholders = new Set([...template.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-    expect([...placeholders].sort()).to.deep.equal([...NGINX_TEMPLATE_VARIABLES].sort());
-    for (const name of NGINX_TEMPLATE_VARIABLES) expect(env, name).to.have.property(name).that.is.not.empty;
-    // The image substitutes every environment variable the filter matches: only ours.
-    const filter = new RegExp(env.NGINX_ENVSUBST_FILTER ?? '');
-    for (const name of NGINX_TEMPLATE_VARIABLES) expect(name).to.match(filter);
-    for (const name of ['HOSTNAME', 'HOME', 'PATH', 'NGINX_VERSION', 'PKG_RELEASE']) expect(name).to.not.match(filter);
+    const byStatus = Object.fromEntries(replies.map((r) => [r.status, r]));
+    expect(Object.keys(byStatus).map(Number)).to.include.members([413, 502, 503, 504]);
+    for (const reply of replies) {
+      expect(reply.body, reply.line).to.have.all.keys('error');
+      expect((reply.body as { error: object }).error, reply.line).to.have.all.keys('code', 'message');
+      expect(reply.rest.trim(), reply.line).to.equal(reply.status >= 502 ? 'hdr Retry-After 1' : '');
+    }
+    const codeOf = (status: number) =>
+      (byStatus[status]?.body as { error?: { code?: string } } | undefined)?.error?.code;
+    // The status the API also answers keeps the API's code.
+    expect(codeOf(413))
+      .to.equal('payload_too_large')
+      .and.be.oneOf([...ERROR_CODES]);
+    expect([codeOf(502), codeOf(503), codeOf(504)]).to.deep.equal([
+      'bad_gateway',
+      'no_replica_available',
+      'gateway_timeout',
+    ]);
   });
 
-  it('follows the api replicas through Docker DNS (`resolve`, nginx 1.27.3 or newer)', () => {
-    const lb = service('lb');
-    // A pinned version: `nginx:1.28-alpine` is any 1.28.x; `latest` or `alpine` would not say.
-    const [, major = '0', minor = '0', patch = '99'] = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(lb.image ?? '') ?? [];
-    const version = Number(major) * 1e6 + Number(minor) * 1e3 + Number(patch);
-    expect(version, `${lb.image} supports upstream "resolve"`).to.be.at.least(1_027_003);
-    expect(environmentOf(lb).LB_UPSTREAM_SERVERS).to.equal(`server api:${loadConfig({}).PORT} resolve;`);
-    expect(template).to.match(/^\s*resolver 127\.0\.0\.11 valid=\d+s/m);
-    expect(template).to.match(/^\s*zone api_replicas /m);
+  it('passes on only requests whose connection failed, never one a replica received', () => {
+    const backend = section('backend');
+    expect(directivesOf(backend, 'retry-on')).to.deep.equal(['retry-on conn-failure']);
+    expect(directivesOf(section('defaults'), 'retry-on')).to.deep.equal([]);
+    expect(directivesOf(backend, 'option redispatch')).to.have.length(1);
   });
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage, on node:20-bookworm-slim, with production dependencies only in the runtime', () => {
+  it('is multi-stage, on a pinned node 20 bookworm-slim, with production dependencies only in the runtime', () => {
     expect(stages.length).to.be.at.least(2);
     for (const target of ['api', 'worker']) {
-      expect(stageChain(stages, target).at(-1)?.from, target).to.equal('node:20-bookworm-slim');
+      expect(stageChain(stages, target).at(-1)?.from, target).to.match(/^node:20\.\d+\.\d+-bookworm-slim$/);
     }
     const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
     expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).to.equal(true);

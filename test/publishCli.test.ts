@@ -253,6 +253,19 @@ describe('publisher CLI', function () {
     });
   });
 
+  describe('without a service', () => {
+    it('stops at once, naming the host, when the host of --url does not resolve', async () => {
+      // `.invalid` never resolves (RFC 2606), as `lb` does not while the compose cluster is down.
+      const url = 'http://aggregator-lb.invalid:8080';
+      const started = Date.now();
+      const { code, run } = await runCli(['--url', url, '--events', '10', '--quiet']);
+      expect(code).to.equal(1);
+      expect(run.stdout()).to.include(`FAILED: cannot resolve "aggregator-lb.invalid", the host of ${url}`);
+      // Not after --max-retry-ms (60 s) of retries.
+      expect(Date.now() - started).to.be.below(15_000);
+    });
+  });
+
   describe('against the real stack', () => {
     it('publishes N events with a duplicate share and finds the exact counts in /stats', () =>
       withProcessStack({}, async (stack) => {

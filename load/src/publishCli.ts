@@ -1,6 +1,7 @@
 import { EventSource, planEvents } from './publisher/generateEvents.js';
 import { Progress, progressMode } from './publisher/progress.js';
 import { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';
+import { unresolvedHost } from './publisher/resolveHost.js';
 import { SendError, type SendReport, sendBatches } from './publisher/sendBatches.js';
 import { buildSummary, formatSummary, type PublishSummary } from './publisher/summary.js';
 import {
@@ -81,6 +82,9 @@ async function run(
       if (interrupt.aborted) return undefined;
       throw thrown;
     });
+
+  const unresolved = await unresolvedHost(options.url);
+  if (unresolved) return fail(EXIT.publishFailed, unresolved, {});
 
   let baseline: StatsSnapshot | undefined;
   if (options.verify) {

@@ -18,6 +18,7 @@ export interface ComposeService {
   image?: string;
   build?: string | { context?: string; target?: string; dockerfile?: string };
   command?: string | string[];
+  entrypoint?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
   ports?: Array<string | number | { target?: number; published?: number | string }>;
   expose?: Array<string | number>;
@@ -35,6 +36,25 @@ export interface ComposeFile {
 
 export function readCompose(): ComposeFile {
   return parse(readRepoFile('docker-compose.yml')) as ComposeFile;
+}
+
+/**
+ * The `docker compose …` commands the header comment of docker-compose.yml shows (lines like
+ * `#   docker compose up -d …`, a trailing `# comment` dropped), each as a list of words.
+ */
+export function composeHeaderCommands(): string[][] {
+  const lines = readRepoFile('docker-compose.yml').split(/\r?\n/);
+  const header = lines.slice(
+    0,
+    Math.max(
+      0,
+      lines.findIndex((line) => !line.startsWith('#') && line.trim() !== ''),
+    ),
+  );
+  return header.flatMap((line) => {
+    const command = /^#\s+(docker compose .*?)(?:\s+#.*)?$/.exec(line)?.[1];
+    return command ? [command.split(/\s+/)] : [];
+  });
 }
 
 /** The service's environment as a map (compose allows a map or a list of `NAME=value`). */
@@ -144,4 +164,35 @@ export function effective(stages: Stage[], target: string, op: string): string |
     if (found) return found.args;
   }
   return undefined;
+}
+
+// ---- deploy/haproxy.cfg --------------------------------------------------------------------------
+
+export interface HaproxySection {
+  /** `global`, `defaults`, `frontend`, `backend`, `resolvers`, … */
+  kind: string;
+  name: string | undefined;
+  /** Its directives, one per line, whitespace collapsed, comment lines dropped. */
+  lines: string[];
+}
+
+/** deploy/haproxy.cfg as sections of directives (a line starting a section has no indentation). */
+export function readHaproxyConfig(path = 'deploy/haproxy.cfg'): HaproxySection[] {
+  const sections: HaproxySection[] = [];
+  for (const raw of readRepoFile(path).split(/\r?\n/)) {
+    const line = raw.trim().replace(/\s+/g, ' ');
+    if (line === '' || line.startsWith('#')) continue;
+    if (/^\S/.test(raw)) {
+      const [kind = '', name] = line.split(' ');
+      sections.push({ kind, name, lines: [] });
+    } else {
+      sections.at(-1)?.lines.push(line);
+    }
+  }
+  return sections;
+}
+
+/** The lines of `section` that start with `keyword` (a whole word). */
+export function directivesOf(section: HaproxySection | undefined, keyword: string): string[] {
+  return (section?.lines ?? []).filter((line) => line === keyword || line.startsWith(`${keyword} `));
 }

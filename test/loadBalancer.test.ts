@@ -1,0 +1,329 @@
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import type { ManagedChild } from '@aggregator/load';
+import { expect } from 'chai';
+import { readCompose } from './support/deployFiles.js';
+import { type AccessLogEntry, haproxyBinary, haproxyMajorVersion, haproxyUnavailable } from './support/haproxy.js';
+import { netnsUnavailable } from './support/netns/netns.js';
+import { skipOrFailWhenMissing } from './support/skipOrFail.js';
+import { waitUntil } from './support/waitUntil.js';
+import { type ComposeNetwork, NETWORK, SERVICE_PORT, withComposeNetwork } from './support/withComposeNetwork.js';
+import { makeEvent } from './support/withStack.js';
+
+/**
+ * The load balancer as compose runs it: deploy/haproxy.cfg, unchanged, run by haproxy 2.6 (the
+ * line of the compose image) in a network namespace laid out like the compose network, in front
+ * of real API replicas, a worker and Redis (test/support/withComposeNetwork.ts). Replicas join and
+ * leave through the DNS, as with `docker compose up --scale api=N`.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const json = { 'content-type': 'application/json' };
+const [A, B, C] = [`${NETWORK}.2`, `${NETWORK}.3`, `${NETWORK}.4`] as const;
+
+const at = (address: string) => `${address}:${SERVICE_PORT}`;
+
+function publish(lb: ComposeNetwork, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${lb.url}/publish`, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
+}
+
+/** Waits until the access log holds `count` entries that match, and returns them. */
+function loggedRequests(
+  lb: ComposeNetwork,
+  count: number,
+  match: (entry: AccessLogEntry) => boolean,
+): Promise<AccessLogEntry[]> {
+  return waitUntil(
+    () => {
+      const entries = lb.accessLog().filter(match);
+      return entries.length >= count && entries;
+    },
+    { what: `${count} matching lines in the lb access log` },
+  );
+}
+
+/** Sends `count` GET /healthz in a row and returns how many each replica served. */
+async function spread(lb: ComposeNetwork, count: number): Promise<Record<string, number>> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${lb.url}/healthz`);
+    expect(res.status).to.equal(200);
+    ids.push(res.headers.get('x-request-id') ?? '');
+  }
+  const entries = await loggedRequests(lb, count, (e) => ids.includes(e.request_id));
+  const served: Record<string, number> = {};
+  for (const e of entries) served[e.server] = (served[e.server] ?? 0) + 1;
+  return served;
+}
+
+async function storedIds(lb: ComposeNetwork, topic: string, count: number): Promise<string[]> {
+  const rows = await waitUntil(
+    async () => {
+      const res = await fetch(`${lb.url}/events?topic=${topic}`);
+      const body = (await res.json()) as Array<{ event_id: string }>;
+      return res.status === 200 && body.length >= count && body;
+    },
+    { what: `${count} events of ${topic} in GET /events` },
+  );
+  return rows.map((r) => r.event_id).sort();
+}
+
+/** An error HAProxy made itself: the API's JSON shape, a request id, Retry-After when retrying helps. */
+async function expectLbError(res: Response, status: number, code: string, retryAfter: string | null): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).to.equal(status);
+  expect(res.headers.get('content-type')).to.equal('application/json');
+  expect(res.headers.get('x-request-id')).to.match(UUID);
+  expect(res.headers.get('retry-after')).to.equal(retryAfter);
+  const body = JSON.parse(text) as { error: { code: string; message: string } };
+  expect(body).to.have.all.keys('error');
+  expect(body.error).to.have.all.keys('code', 'message');
+  expect(body.error.code).to.equal(code);
+  expect(body.error.message).to.be.a('string').that.is.not.empty;
+}
+
+/**
+ * One request on a connection of its own (the first request on it, as HAProxy sees it): the head,
+ * then `body` if given, and the whole reply.
+ */
+function requestOnNewConnection(
+  lb: ComposeNetwork,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${lb.url}${path}`, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => {
+        const replyHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) replyHeaders.set(name, String(value));
+        resolve(new Response(text, { status: res.statusCode ?? 0, headers: replyHeaders }));
+      });
+    });
+    req.on('error', reject);
+    if (body === undefined) req.flushHeaders();
+    else req.end(body);
+  });
+}
+
+function publishOnNewConnection(lb: ComposeNetwork, body: unknown): Promise<Response> {
+  return requestOnNewConnection(lb, 'POST', '/publish', json, JSON.stringify(body));
+}
+
+describe('the haproxy the load-balancer tests run', () => {
+  before(function () {
+    skipOrFailWhenMissing(this, haproxyUnavailable());
+  });
+
+  it('runs the 2.6 line of HAProxy, the line of the compose image', () => {
+    const image = readCompose().services.lb?.image ?? '';
+    const [, tag = ''] = /^haproxy:(\d+\.\d+)[.-]/.exec(image) ?? [];
+    expect(tag, `lb image ${image}`).to.equal('2.6');
+    expect(haproxyMajorVersion(haproxyBinary() ?? 'haproxy')).to.equal(tag);
+  });
+});
+
+describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as compose runs it)', function () {
+  // Each test starts its own topology: seconds on an idle machine, much more on a loaded one.
+  this.timeout(150_000);
+
+  before(function () {
+    skipOrFailWhenMissing(this, haproxyUnavailable() ?? netnsUnavailable());
+  });
+
+  it('takes the replicas in turn', () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      expect(await spread(lb, 8)).to.deep.equal({ [at(A)]: 4, [at(B)]: 4 });
+    }));
+
+  it('lets a replica that appears in the DNS join, and one that leaves it go, without a reload', () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      const pid = lb.lb.pid;
+      await lb.startApi(C);
+      lb.resolveApiTo([A, B, C]);
+      await lb.waitForRotation([C]);
+      expect(await spread(lb, 9)).to.deep.equal({ [at(A)]: 3, [at(B)]: 3, [at(C)]: 3 });
+
+      lb.resolveApiTo([A, C]);
+      await waitUntil(async () => !(at(B) in (await spread(lb, 4))), { what: `${B} to leave the rotation` });
+      expect(await spread(lb, 6)).to.deep.equal({ [at(A)]: 3, [at(C)]: 3 });
+      expect(lb.lb.pid).to.equal(pid);
+      expect(lb.lb.running).to.equal(true);
+    }));
+
+  it("passes the client's X-Request-Id to the replica and back, and makes one when there is none", () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      const given = await fetch(`${lb.url}/healthz`, { headers: { 'x-request-id': 'client-id.42' } });
+      expect(given.headers.get('x-request-id')).to.equal('client-id.42');
+      await loggedRequests(lb, 1, (e) => e.request_id === 'client-id.42' && e.status === 200);
+
+      // The lb makes a UUID; the API returns the id it was given (it would make a different one if
+      // it got none), so the reply's id is the one the lb logged.
+      for (const headers of [{}, { 'x-request-id': 'not acceptable!' }] as Array<Record<string, string>>) {
+        const made = await fetch(`${lb.url}/healthz`, { headers });
+        const id = made.headers.get('x-request-id') ?? '';
+        expect(id).to.match(UUID);
+        const [entry] = await loggedRequests(lb, 1, (e) => e.request_id === id);
+        expect(entry).to.include({ status: 200, method: 'GET', uri: '/healthz' });
+        expect([at(A), at(B)]).to.include(entry?.server);
+      }
+
+      // A long URI is cut in the log, which stays one line of JSON per request.
+      const long = await fetch(`${lb.url}/healthz?pad=${'"x'.repeat(2000)}`);
+      const [cut] = await loggedRequests(lb, 1, (e) => e.request_id === long.headers.get('x-request-id'));
+      expect(cut?.uri).to.match(/^\/healthz\?pad=(%22x)+/);
+      expect(cut?.uri.length).to.be.within(1000, 1024);
+    }));
+
+  it('carries a published event end to end: POST /publish, then GET /events, both through the lb', () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      const topic = `lb-${randomUUID().slice(0, 8)}`;
+      const event = makeEvent({ topic });
+      const res = await publish(lb, event);
+      expect(res.status).to.equal(200);
+      expect(await res.json()).to.deep.equal({ accepted: 1 });
+      expect(await storedIds(lb, topic, 1)).to.deep.equal([event.event_id]);
+    }));
+
+  it('passes a body over 5 MiB to the API, whose JSON 413 every client reads, and a 4.5 MiB one whole', () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      // Several times: a refusal that cut the connection would reset most of them.
+      for (let i = 0; i < 3; i++) {
+        const tooBig = await fetch(`${lb.url}/publish`, {
+          method: 'POST',
+          headers: json,
+          body: Buffer.alloc(5 * 1024 * 1024 + 1, ' '),
+        });
+        expect(tooBig.status).to.equal(413);
+        expect(((await tooBig.json()) as { error: { code: string } }).error.code).to.equal('payload_too_large');
+        const [entry] = await loggedRequests(lb, 1, (e) => e.request_id === tooBig.headers.get('x-request-id'));
+        expect([at(A), at(B)]).to.include(entry?.server);
+      }
+
+      const large = makeEvent({ payload: { blob: 'x'.repeat(4.5 * 1024 * 1024) } });
+      const res = await publish(lb, large);
+      expect(res.status).to.equal(200);
+      expect(await res.json()).to.deep.equal({ accepted: 1 });
+    }));
+
+  it('refuses itself, with a JSON 413, a body announced over its 64 MiB ceiling', () =>
+    withComposeNetwork({ apis: [A] }, async (lb) => {
+      // Only the head is sent: the reply comes before any body (no reset to race with).
+      const res = await requestOnNewConnection(lb, 'POST', '/publish', {
+        ...json,
+        'content-length': String(64 * 1024 * 1024 + 1),
+      });
+      const id = res.headers.get('x-request-id');
+      await expectLbError(res, 413, 'payload_too_large', null);
+      const [entry] = await loggedRequests(lb, 1, (e) => e.request_id === id);
+      expect(entry).to.include({ status: 413, server: '-:-' });
+    }));
+
+  it('keeps serving GET and POST when a replica dies, passing refused connections to another', () =>
+    withComposeNetwork({ apis: [A, B] }, async (lb) => {
+      await (lb.apis.get(A) as ManagedChild).kill();
+
+      // The round-robin sends one of the first two requests to the dead replica: its connection is
+      // refused, so the POST never reached it, and the lb passes it on to the live one.
+      const topic = `lb-${randomUUID().slice(0, 8)}`;
+      const events = Array.from({ length: 4 }, () => makeEvent({ topic }));
+      const ids: string[] = [];
+      for (const event of events) {
+        const res = await publish(lb, event);
+        expect(res.status, await res.clone().text()).to.equal(200);
+        expect(await res.json()).to.deep.equal({ accepted: 1 });
+        ids.push(res.headers.get('x-request-id') ?? '');
+      }
+      for (let i = 0; i < 4; i++) expect((await fetch(`${lb.url}/healthz`)).status).to.equal(200);
+
+      const posts = await loggedRequests(lb, 4, (e) => ids.includes(e.request_id));
+      expect(posts.every((e) => e.status === 200 && e.server === at(B))).to.equal(true);
+      expect(posts.filter((e) => e.retries !== '0').map((e) => e.retries)).to.deep.equal(['+1']);
+      expect(await storedIds(lb, topic, events.length)).to.deep.equal(events.map((e) => e.event_id).sort());
+    }));
+
+  it('answers 502 bad_gateway when a replica drops a POST it received, and never re-sends it', () =>
+    withComposeNetwork({ apis: [A] }, async (lb) => {
+      const dropper = await lb.startFakeReplica(C, 'drop');
+      lb.resolveApiTo([A, C]);
+      await lb.waitForRotation([C]);
+      const received = () => dropper.lines.filter((l) => l.startsWith('request POST /publish'));
+
+      // The round-robin alternates: one of two POSTs goes to the dropping replica. A live replica
+      // is there, yet that POST gets its 502: it was not passed on. Each on a new connection.
+      const replies = [await publishOnNewConnection(lb, makeEvent()), await publishOnNewConnection(lb, makeEvent())];
+      const dropped = replies.find((r) => r.status === 502);
+      expect(replies.map((r) => r.status).sort()).to.deep.equal([200, 502]);
+      await expectLbError(dropped as Response, 502, 'bad_gateway', '1');
+      const id = dropped?.headers.get('x-request-id');
+      expect(received()).to.deep.equal([`request POST /publish ${id}`]);
+      const [entry] = await loggedRequests(lb, 1, (e) => e.request_id === id);
+      expect(entry).to.include({ status: 502, server: at(C), retries: '0' });
+
+      // Not the first request on its keep-alive connection: HAProxy closes the connection without
+      // a reply instead (the client's cue to retry), and still does not pass the POST on.
+      const outcomes: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const requestId = `kept-alive-${i}`;
+        outcomes.push(
+          await publish(lb, makeEvent(), { 'x-request-id': requestId }).then(
+            async (res) => `${res.status} ${await res.text()}`,
+            (thrown: { cause?: { code?: string } }) => `${requestId} ${thrown.cause?.code}`,
+          ),
+        );
+      }
+      const closed = outcomes.filter((o) => !o.startsWith('200 '));
+      expect(closed).to.have.length(1);
+      expect(closed[0]).to.match(/^kept-alive-\d UND_ERR_SOCKET$/);
+      expect(received().slice(1)).to.deep.equal([`request POST /publish ${closed[0]?.split(' ')[0]}`]);
+    }));
+
+  it('answers 504 gateway_timeout when a replica does not answer in time, and never re-sends the POST', async () => {
+    await withComposeNetwork({ apis: [] }, async (lb) => {
+      const stuck = await lb.startFakeReplica(C, 'hang');
+      lb.resolveApiTo([C]);
+      await lb.waitForRotation([C]);
+
+      const started = Date.now();
+      const res = await publish(lb, makeEvent());
+      const id = res.headers.get('x-request-id');
+      await expectLbError(res, 504, 'gateway_timeout', '1');
+      expect(Date.now() - started).to.be.within(9_000, 20_000);
+      expect(stuck.lines.filter((l) => l.startsWith('request POST /publish'))).to.deep.equal([
+        `request POST /publish ${id}`,
+      ]);
+    });
+  });
+
+  it('answers 503 no_replica_available while no replica runs, serves one as soon as it appears, and stops when it leaves', () =>
+    withComposeNetwork({ apis: [] }, async (lb) => {
+      for (const path of ['/healthz', '/stats']) {
+        await expectLbError(await fetch(`${lb.url}${path}`), 503, 'no_replica_available', '1');
+      }
+      await expectLbError(await publish(lb, makeEvent()), 503, 'no_replica_available', '1');
+
+      await lb.startApi(A);
+      lb.resolveApiTo([A]);
+      await lb.waitForRotation([A]);
+      expect((await publish(lb, makeEvent())).status).to.equal(200);
+
+      // `api` unknown to the DNS again (every replica stopped, for Docker): the lb lets the last
+      // address go within seconds (hold nx), even though a process still answers there.
+      lb.resolveApiTo([]);
+      const gone = await waitUntil(
+        async () => {
+          const res = await fetch(`${lb.url}/healthz`);
+          return res.status === 503 && res;
+        },
+        { what: 'the lb to drop the replica that left the DNS' },
+      );
+      await expectLbError(gone, 503, 'no_replica_available', '1');
+      expect(lb.apis.get(A)?.running).to.equal(true);
+    }));
+});
