@@ -38,7 +38,8 @@ interface K6Run {
 }
 
 interface K6Options {
-  stack: ProcessStack;
+  /** The stack under load; without one, BASE_URL must be in `env`. */
+  stack?: ProcessStack;
   script: string;
   env: Record<string, string>;
   /** Called once k6 runs, e.g. to interrupt it. */
@@ -48,7 +49,7 @@ interface K6Options {
 function runK6({ stack, script, env, during }: K6Options): Promise<K6Run> {
   return withTempDir(async (dir) => {
     const summary = join(dir, 'summary.json');
-    const vars = { BASE_URL: stack.apiUrl, POLL_INTERVAL: '100ms', ...env };
+    const vars = { BASE_URL: stack?.apiUrl ?? '', POLL_INTERVAL: '100ms', ...env };
     const args = ['run', '--quiet', '--no-color', '--address=', '--summary-export', summary];
     for (const [name, value] of Object.entries(vars)) args.push('-e', `${name}=${value}`);
     const child = spawn(K6_BIN as string, [...args, script], { cwd: K6_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -141,6 +142,15 @@ describe('k6 scripts under a real k6 (K6_BIN)', function () {
       });
     });
   }
+
+  it('stops at once, saying why, when the host of BASE_URL does not resolve', async () => {
+    const started = Date.now();
+    const run = await runK6({ script: 'batch.js', env: { BASE_URL: 'http://lb.invalid:8080' } });
+    expect(run.code).to.equal(107); // setup() failed
+    expect(run.output).to.include('BASE_URL http://lb.invalid:8080').and.include('Is the service running?');
+    // Not after RETRY_BUDGET (30 s) of retries.
+    expect(Date.now() - started).to.be.below(15_000);
+  });
 
   it('verifies exactly when iterations are dropped', async () => {
     await withProcessStack({}, async (stack) => {

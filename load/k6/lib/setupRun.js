@@ -1,4 +1,5 @@
 import { fail } from 'k6';
+import http from 'k6/http';
 import { countersOf, waitForIdleQueue } from './api.js';
 import { allCounters } from './metrics.js';
 
@@ -14,6 +15,16 @@ import { allCounters } from './metrics.js';
 export function setupRun(settings) {
   // Zero samples make every counter (and its threshold) show in the summary even when unused.
   for (const counter of allCounters) counter.add(0);
+
+  // A host that does not resolve will not start resolving while the retries wait (in compose:
+  // `lb` is not running), so say so at once instead of after RETRY_BUDGET.
+  const probe = http.get(`${settings.baseUrl}/stats`, { timeout: settings.requestTimeout, tags: { name: 'stats' } });
+  if (probe.error_code >= 1100 && probe.error_code < 1200) {
+    fail(
+      `BASE_URL ${settings.baseUrl}: ${probe.error}. Is the service running? ` +
+        '(With docker compose: start the cluster first, `docker compose up -d`.)',
+    );
+  }
 
   const { stats, idle } = waitForIdleQueue(settings);
   if (!idle) {
