@@ -144,7 +144,10 @@ describe('cluster: API replicas and workers sharing one store (processes)', func
 
   it('lets three workers write the one SQLite file under load without a failed or lost event', () =>
     withProcessStack({ ...CLUSTER, workers: 0 }, async (stack) => {
-      for (let i = 0; i < 3; i++) await stack.startWorker({ LOG_LEVEL: 'debug' });
+      // The first creates the store; the other two start together.
+      const debug = { LOG_LEVEL: 'debug' };
+      await stack.startWorker(debug);
+      await Promise.all([stack.startWorker(debug), stack.startWorker(debug)]);
       const plan = planEvents({
         runId: `busy-${randomUUID().slice(0, 8)}`,
         events: 30_000,

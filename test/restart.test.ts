@@ -18,8 +18,7 @@ describe('restarts and outages (processes)', function () {
       await Promise.all([...stack.apis, ...stack.workers].map((c) => c.stop()));
       await stack.restartRedis();
       expect(await stack.redis.child.process.pid).to.be.a('number');
-      await stack.startWorker();
-      await stack.startApi();
+      await Promise.all([stack.startWorker(), stack.startApi()]);
 
       const rebuilt = await stack.stats();
       expect(rebuilt).to.include({ received: 60, unique_processed: 50, duplicate_dropped: 10 });
@@ -75,8 +74,10 @@ describe('restarts and outages (processes)', function () {
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
       admin.disconnect();
       const warning = /"level":40.*maxmemory-policy is \\"allkeys-lru\\", not \\"noeviction\\"/;
-      await (await stack.startWorker()).waitFor(warning);
-      await (await stack.startApi()).waitFor(warning);
+      await Promise.all([
+        stack.startWorker().then((worker) => worker.waitFor(warning)),
+        stack.startApi().then((api) => api.waitFor(warning)),
+      ]);
     }));
 
   it('counts live workers and drops one that stops', () =>
