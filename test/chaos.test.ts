@@ -4,7 +4,9 @@ import { EventSource, planEvents } from '@aggregator/load';
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { produce } from './support/producer.js';
+import { requireTool } from './support/requireTool.js';
 import { listStoredPairs } from './support/storedPairs.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 
 /** The load: at least 50,000 events, a fifth of them duplicates, paced so a kill finds jobs active. */
@@ -200,6 +202,7 @@ async function superviseChaos(
 
 describe('chaos (processes)', function () {
   this.timeout(90_000);
+  before(requireTool(REDIS_SERVER));
 
   it('stores every acknowledged event exactly once with exact counters while workers, an API and Redis die under load', () =>
     withProcessStack(

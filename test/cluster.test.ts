@@ -12,7 +12,9 @@ import {
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { pairKey, produce } from './support/producer.js';
+import { requireTool } from './support/requireTool.js';
 import { listStoredPairs } from './support/storedPairs.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withTempDir } from './support/withStack.js';
 
@@ -46,6 +48,7 @@ function failedForGood(workers: ManagedChild[]): string[] {
 
 describe('cluster: API replicas and workers sharing one store (processes)', function () {
   this.timeout(60_000);
+  before(requireTool(REDIS_SERVER));
 
   it('stores an event published concurrently through every replica exactly once', () =>
     withProcessStack(CLUSTER, async (stack) => {

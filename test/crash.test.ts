@@ -1,6 +1,8 @@
 import type { Event } from '@aggregator/common';
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
@@ -40,6 +42,7 @@ const FAST_TAKEOVER = { WORKER_LOCK_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500
 
 describe('crash consistency (failpoints, processes)', function () {
   this.timeout(60_000);
+  before(requireTool(REDIS_SERVER));
 
   for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
     it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { testRedisUrl, withTempDir } from './support/withStack.js';
 
@@ -30,6 +32,7 @@ function containerEnv(dir: string): Record<string, string> {
 }
 
 describe('Docker health check (deploy/healthcheck.mjs)', () => {
+  before(requireTool(REDIS_SERVER));
   it('reports an API healthy while it answers /healthz on its PORT, unhealthy once it is gone', () =>
     withTempDir(async (dir) => {
       const env = { ...containerEnv(dir), PORT: String(await freePort()), REPLICA_ID: 'api-0' };

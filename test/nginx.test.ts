@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort, type ManagedChild, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { NGINX, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { type AccessLogEntry, type RunningNginx, withNginx } from './support/withNginx.js';
 import { makeEvent, testRedisUrl, withTempDir } from './support/withStack.js';
@@ -72,6 +74,7 @@ function loggedRequests(
 }
 
 describe('nginx in front of API replicas (deploy/nginx.conf.template)', () => {
+  before(requireTool(REDIS_SERVER, NGINX));
   it('spreads requests over both replicas', () =>
     withBalancedStack(async ({ nginx, upstreams }) => {
       for (let i = 0; i < 8; i++) {

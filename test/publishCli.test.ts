@@ -13,6 +13,8 @@ import {
 } from '@aggregator/load';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 
 const CLI = `${REPO_ROOT}load/dist/publishCli.js`;
 
@@ -247,6 +249,7 @@ describe('publisher CLI', function () {
   });
 
   describe('against the real stack', () => {
+    before(requireTool(REDIS_SERVER));
     it('publishes N events with a duplicate share and finds the exact counts in /stats', () =>
       withProcessStack({}, async (stack) => {
         const args = ['--url', stack.apiUrl, '--events', '2000', '--dup', '0.2', '--batch', '50'];

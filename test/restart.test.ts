@@ -1,10 +1,13 @@
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
 describe('restarts and outages (processes)', function () {
   this.timeout(90_000);
+  before(requireTool(REDIS_SERVER));
 
   it('keeps events, dedup and counters across a restart of API, worker and a Redis that lost all its data', () =>
     withProcessStack({}, async (stack) => {
