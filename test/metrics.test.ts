@@ -51,9 +51,9 @@ describe('worker metrics (METRICS_PORT)', function () {
   before(requireTool(REDIS_SERVER));
 
   it('serves job, batch-size, SQLite and outcome metrics on its own port', () =>
-    withProcessStack({ workers: 0 }, async (stack) => {
+    withProcessStack({ workers: 0, apis: 0 }, async (stack) => {
       const port = await freePort();
-      await stack.startWorker({ METRICS_PORT: String(port), HOST: '127.0.0.1' });
+      await Promise.all([stack.startWorker({ METRICS_PORT: String(port), HOST: '127.0.0.1' }), stack.startApi()]);
       const e = makeEvent();
       await stack.publish([e, e, makeEvent(), makeEvent()]);
       await stack.settle(4);

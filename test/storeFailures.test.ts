@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ManagedChild } from '@aggregator/load';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
@@ -13,8 +14,8 @@ describe('store failures (processes)', function () {
   before(requireTool(REDIS_SERVER));
 
   it('retries a job with backoff while SQLite is locked by another writer, and loses nothing', () =>
-    withProcessStack({ workers: 0, env: { SQLITE_BUSY_TIMEOUT_MS: '100', JOB_BACKOFF_MS: '100' } }, async (stack) => {
-      const worker = await stack.startWorker();
+    withProcessStack({ env: { SQLITE_BUSY_TIMEOUT_MS: '100', JOB_BACKOFF_MS: '100' } }, async (stack) => {
+      const [worker] = stack.workers as [ManagedChild];
       const blocker = new Database(stack.env.SQLITE_PATH as string);
       try {
         blocker.exec('BEGIN EXCLUSIVE');
