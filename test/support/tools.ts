@@ -31,6 +31,16 @@ export const HAPROXY = executable({
   install: 'Debian/Ubuntu: apt-get install haproxy; macOS: brew install haproxy',
 });
 
+/** Where `npx playwright-core install chromium` puts its browser, if Playwright knows this platform. */
+function playwrightChromium(): string[] {
+  try {
+    const path = chromium.executablePath();
+    return path ? [path] : [];
+  } catch {
+    return [];
+  }
+}
+
 /** A headless browser for the status page: Debian's Chromium, a macOS app, or Playwright's own. */
 export const CHROMIUM = executable({
   name: 'Chromium',
@@ -39,7 +49,7 @@ export const CHROMIUM = executable({
     'chromium-browser',
     '/Applications/Chromium.app/Contents/MacOS/Chromium',
     '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
-    chromium.executablePath(),
+    ...playwrightChromium(),
   ],
   envVar: 'CHROMIUM_BIN',
   install:
