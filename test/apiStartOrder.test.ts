@@ -4,8 +4,9 @@ import { join, posix } from 'node:path';
 import { API_NODE_FLAGS, ENTRYPOINTS, freePort, ManagedChild, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
 import { environmentOf, mountsOf, readCompose } from './support/deployFiles.js';
-import { readOnlyMountUnavailable, withDirReadOnly } from './support/readOnlyMount.js';
-import { skipOrFailWhenMissing } from './support/skipOrFail.js';
+import { withDirReadOnly } from './support/readOnlyMount.js';
+import { requireTool } from './support/requireTool.js';
+import { READ_ONLY_MOUNT, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, testRedisUrl, withTempDir } from './support/withStack.js';
 
@@ -46,9 +47,7 @@ describe('API start order with SQLite (the store mounted as in docker-compose.ym
   this.timeout(90_000);
   const readOnly = composeMountsStoreReadOnly();
 
-  before(function () {
-    if (readOnly) skipOrFailWhenMissing(this, readOnlyMountUnavailable());
-  });
+  before(readOnly ? requireTool(REDIS_SERVER, READ_ONLY_MOUNT) : requireTool(REDIS_SERVER));
 
   it('serves reads from a database a clean shutdown left without -wal/-shm before any worker runs, and once one writes', () =>
     withTempDir(async (dir) => {

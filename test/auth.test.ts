@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
 const API_TOKEN = 'publish-secret-0123456789';
 const READ_TOKEN = 'read-secret-0123456789abc';
 
 describe('authentication', () => {
+  before(requireTool(REDIS_SERVER));
   it('requires the API token on POST /publish when API_TOKEN is set', () =>
     withStack({ env: { API_TOKEN } }, async (stack) => {
       const body = JSON.stringify(makeEvent());

@@ -1,8 +1,11 @@
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
 describe('backpressure', () => {
+  before(requireTool(REDIS_SERVER));
   it('answers 429 with Retry-After while the queue is over MAX_QUEUE_DEPTH, and accepts again once it drains', () =>
     withStack({ workers: 0, env: { MAX_QUEUE_DEPTH: '100', JOB_MAX_EVENTS: '50' } }, async (stack) => {
       for (let i = 0; i < 3; i++) {

@@ -1,8 +1,11 @@
 import { ManagedChild, REPO_ROOT } from '@aggregator/load';
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 
 describe('npm run bench (smoke)', function () {
   this.timeout(120_000);
+  before(requireTool(REDIS_SERVER));
 
   it('runs every mode on a fresh stack and finds the counters exact', async () => {
     const bench = new ManagedChild({

@@ -1,41 +1,116 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createKeys, createRedis, quitRedis } from '@aggregator/common';
 import { EventSource, planEvents } from '@aggregator/load';
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { produce } from './support/producer.js';
+import { requireTool } from './support/requireTool.js';
 import { listStoredPairs } from './support/storedPairs.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 
-/** The load: at least 50,000 events, a fifth of them duplicates, paced to last the chaos out. */
-const EVENTS = 125_000;
+/** The load: at least 50,000 events, a fifth of them duplicates, paced so a kill finds jobs active. */
+const EVENTS = 60_000;
 const EVENTS_PER_SECOND = 5_000;
-const LOAD_MS = (EVENTS / EVENTS_PER_SECOND) * 1000;
 const LOCK_MS = 2000;
 const STALLED_INTERVAL_MS = 1000;
+/** Worker kills, spread evenly over the load (about one every 1.1 s at the pace above). */
+const WORKER_KILLS = 10;
+/** How far the load may run past a step of the chaos that has not struck yet. */
+const SLACK_EVENTS = 2_000;
+
+interface Strike {
+  /** Events the producer had handed out when the step struck (below EVENTS: load still in flight). */
+  handedOut: number;
+  /** Jobs were active when a worker was killed, so the kill had a fair chance of cutting one off. */
+  jobsActive?: boolean;
+}
 
 interface ChaosFigures {
-  workerKills: number;
-  apiKills: number;
-  redisRestarts: number;
+  workerKills: Strike[];
+  apiKills: Strike[];
+  redisRestarts: Strike[];
   redisDownMs: number;
   /** Per worker kill: time until every job active at the kill was done (not while Redis restarted). */
   takeoversMs: number[];
 }
 
+/** A signal that can be given once and awaited any number of times. */
+function latch(): { given: Promise<void>; give: () => void } {
+  let give = () => {};
+  const given = new Promise<void>((resolve) => {
+    give = resolve;
+  });
+  return { given, give };
+}
+
+/** One step of the chaos, placed at `at` events of the load. */
+interface Step {
+  at: number;
+  /** The supervisor is ready to strike (the load waits for this at `at`). */
+  armed: ReturnType<typeof latch>;
+  /** The step has struck (the load waits for this `SLACK_EVENTS` past `at`). */
+  struck: ReturnType<typeof latch>;
+}
+
 /**
- * Kills processes until `over` aborts: a random worker every 1–2 s (restarted at once), one API
- * replica once (restarted on its port), and Redis once (SIGTERM, so the AOF is complete, then
- * started again on the same port and data directory).
+ * Where the load stands, in events handed out, and the chaos steps placed on it. Steps are placed
+ * on the load's progress rather than on the clock, so a slow machine gets the same chaos as a fast
+ * one. The load waits at a step until the supervisor is ready for it (a worker restart may be slower
+ * than the load), then runs on, so the step strikes while requests are flowing; and it waits
+ * `SLACK_EVENTS` past a step until the step has struck, so every step strikes before the load ends.
+ */
+class ChaosSchedule {
+  handedOut = 0;
+  readonly #steps: Step[] = [];
+
+  place(at: number): Step {
+    const step = { at, armed: latch(), struck: latch() };
+    this.#steps.push(step);
+    return step;
+  }
+
+  /** For the producer (`beforeBatch`): records the progress, and holds the load at a step. */
+  async beforeBatch(handedOut: number): Promise<void> {
+    this.handedOut = handedOut;
+    for (const step of this.#steps) {
+      if (handedOut >= step.at) await step.armed.given;
+      if (handedOut >= step.at + SLACK_EVENTS) await step.struck.given;
+    }
+  }
+
+  /** Resolves true once the load has reached `at` events, false if `over` aborts first. */
+  async reached(at: number, over: AbortSignal): Promise<boolean> {
+    await waitUntil(() => this.handedOut >= at || over.aborted, {
+      timeoutMs: 120_000,
+      intervalMs: 5,
+      what: `the load to reach ${at} events`,
+    });
+    return !over.aborted;
+  }
+
+  /** Lets the load go on whatever happened to the steps (the supervisor has ended). */
+  releaseAll(): void {
+    for (const step of this.#steps) {
+      step.armed.give();
+      step.struck.give();
+    }
+  }
+}
+
+/**
+ * Kills processes as the load progresses: a random worker at each of WORKER_KILLS evenly spaced
+ * points (restarted at once), one API replica at 30 % (restarted on its port), and Redis at 60 %
+ * (SIGTERM, so the AOF is complete, then started again on the same port and data directory).
+ * Ends when every step has struck, or early when `over` aborts.
  */
 async function superviseChaos(
   stack: ProcessStack,
+  schedule: ChaosSchedule,
   over: AbortSignal,
   inFlight: ReadonlyMap<string, number>,
 ): Promise<ChaosFigures> {
-  const figures: ChaosFigures = { workerKills: 0, apiKills: 0, redisRestarts: 0, redisDownMs: 0, takeoversMs: [] };
-  const pause = (ms: number) => sleep(ms, undefined, { signal: over }).catch(() => undefined);
+  const figures: ChaosFigures = { workerKills: [], apiKills: [], redisRestarts: [], redisDownMs: 0, takeoversMs: [] };
   const keys = createKeys(stack.env.REDIS_PREFIX as string);
   const jobs = `${keys.queues[0]?.bullPrefix}:${keys.queues[0]?.queueName}`;
   const probe = createRedis(stack.redis.url, 'request', 'chaos-probe');
@@ -61,30 +136,39 @@ async function superviseChaos(
   };
 
   const killWorkers = async () => {
+    const steps = Array.from({ length: WORKER_KILLS }, (_, i) =>
+      schedule.place(Math.round(((i + 1) * EVENTS) / (WORKER_KILLS + 1))),
+    );
     const measures: Promise<void>[] = [];
-    let lastKill = performance.now();
-    while (!over.aborted) {
-      await pause(lastKill + 1000 + Math.random() * 1000 - performance.now());
-      if (over.aborted) break;
+    for (const step of steps) {
+      step.armed.give();
+      if (!(await schedule.reached(step.at, over))) break;
       const running = stack.workers.filter((w) => w.running);
       const victim = running[Math.floor(Math.random() * running.length)];
       if (!victim) throw new Error('no worker left to kill');
       // Strike while jobs are active, so the kill has a fair chance of cutting one off.
-      await waitUntil(async () => (await probe.llen(`${jobs}:active`)) > 0, { timeoutMs: 500, intervalMs: 2 }).catch(
-        () => undefined,
-      );
+      const jobsActive = await waitUntil(async () => (await probe.llen(`${jobs}:active`)) > 0, {
+        timeoutMs: 2000,
+        intervalMs: 2,
+      }).catch(() => false);
       await victim.kill();
-      lastKill = performance.now();
-      figures.workerKills++;
-      measures.push(measureTakeover(lastKill));
+      const killedAt = performance.now();
+      figures.workerKills.push({ handedOut: schedule.handedOut, jobsActive });
+      step.struck.give();
+      measures.push(measureTakeover(killedAt));
       await stack.startWorker();
     }
     await Promise.all(measures);
   };
 
   const killApiAndRedis = async () => {
-    await pause(LOAD_MS * 0.3);
-    if (over.aborted) return;
+    const apiAt = EVENTS * 0.3;
+    const redisAt = EVENTS * 0.6;
+    const apiKill = schedule.place(apiAt);
+    const redisStop = schedule.place(redisAt);
+    apiKill.armed.give();
+    redisStop.armed.give();
+    if (!(await schedule.reached(apiAt, over))) return;
     const index = Math.floor(Math.random() * stack.apis.length);
     // With requests in flight, so some producers lose a reply and must re-send.
     await waitUntil(() => (inFlight.get(stack.apiUrls[index] as string) ?? 0) > 0, {
@@ -92,17 +176,18 @@ async function superviseChaos(
       intervalMs: 1,
     }).catch(() => undefined);
     await stack.apis[index]?.kill();
-    figures.apiKills++;
+    figures.apiKills.push({ handedOut: schedule.handedOut });
+    apiKill.struck.give();
     await stack.restartApi(index);
 
-    await pause(LOAD_MS * 0.3);
-    if (over.aborted) return;
+    if (!(await schedule.reached(redisAt, over))) return;
     const down = performance.now();
     redisEpoch++;
     await stack.redis.stop();
+    figures.redisRestarts.push({ handedOut: schedule.handedOut });
+    redisStop.struck.give();
     await stack.restartRedis();
     redisEpoch++;
-    figures.redisRestarts++;
     figures.redisDownMs = performance.now() - down;
   };
 
@@ -110,12 +195,14 @@ async function superviseChaos(
     await Promise.all([killWorkers(), killApiAndRedis()]);
     return figures;
   } finally {
+    schedule.releaseAll();
     await quitRedis(probe);
   }
 }
 
 describe('chaos (processes)', function () {
   this.timeout(90_000);
+  before(requireTool(REDIS_SERVER));
 
   it('stores every acknowledged event exactly once with exact counters while workers, an API and Redis die under load', () =>
     withProcessStack(
@@ -137,7 +224,8 @@ describe('chaos (processes)', function () {
         });
         const over = new AbortController();
         const inFlight = new Map<string, number>();
-        const chaos = superviseChaos(stack, over.signal, inFlight);
+        const schedule = new ChaosSchedule();
+        const chaos = superviseChaos(stack, schedule, over.signal, inFlight);
         // Should the supervisor fail, stop the load too, so the failure is reported at once.
         const stopLoad = new AbortController();
         chaos.catch(() => stopLoad.abort());
@@ -151,6 +239,7 @@ describe('chaos (processes)', function () {
             eventsPerSecond: EVENTS_PER_SECOND,
             stop: stopLoad.signal,
             inFlight,
+            beforeBatch: (handedOut) => schedule.beforeBatch(handedOut),
           });
         } finally {
           over.abort();
@@ -183,6 +272,8 @@ describe('chaos (processes)', function () {
           Math.abs(stats.received - stats.unique_processed - stats.duplicate_dropped);
         const logs = stack.workers.flatMap((w) => w.lines);
         const takeovers = figures.takeoversMs;
+        const strikes = [...figures.workerKills, ...figures.apiKills, ...figures.redisRestarts];
+        const killsWithJobsActive = figures.workerKills.filter((k) => k.jobsActive).length;
 
         console.log(
           [
@@ -192,9 +283,10 @@ describe('chaos (processes)', function () {
             `        retries                 ${load.retries} ${JSON.stringify(load.retriesByReason)}`,
             `        uncertain attempts      ${load.uncertainEvents} events (no reply or a 5xx; re-sent)`,
             `        received                ${stats.received} (acknowledged + ${stats.received - load.ackedEvents} enqueued twice)`,
-            `        worker kills            ${figures.workerKills}`,
-            `        API kills               ${figures.apiKills}`,
-            `        Redis restarts          ${figures.redisRestarts} (down ${Math.round(figures.redisDownMs)} ms)`,
+            `        worker kills            ${figures.workerKills.length} (${killsWithJobsActive} with jobs active)`,
+            `        API kills               ${figures.apiKills.length}`,
+            `        Redis restarts          ${figures.redisRestarts.length} (down ${Math.round(figures.redisDownMs)} ms)`,
+            `        last strike             at ${Math.max(...strikes.map((k) => k.handedOut))} of ${EVENTS} events sent`,
             `        stalled jobs taken over ${logs.filter((l) => l.includes('"job stalled')).length}`,
             `        job attempts retried    ${logs.filter((l) => l.includes('"job failed:')).length}`,
             `        max takeover            ${takeovers.length ? Math.round(Math.max(...takeovers)) : '-'} ms (${takeovers.length} kills measured)`,
@@ -205,8 +297,12 @@ describe('chaos (processes)', function () {
           ].join('\n'),
         );
 
-        expect(figures).to.include({ apiKills: 1, redisRestarts: 1 });
-        expect(figures.workerKills).to.be.at.least(10);
+        expect(figures.workerKills).to.have.length(WORKER_KILLS);
+        expect(figures.apiKills).to.have.length(1);
+        expect(figures.redisRestarts).to.have.length(1);
+        // Every kill struck while the load was being sent, and kills did cut into active work.
+        for (const strike of strikes) expect(strike.handedOut, 'events sent at a strike').to.be.below(EVENTS);
+        expect(killsWithJobsActive, 'worker kills that found jobs active').to.be.at.least(1);
         expect(load.ackedEvents).to.equal(EVENTS);
         expect(load.sentPairs.size, 'every request started was acknowledged').to.equal(load.ackedPairs.size);
         expect(lost, 'acknowledged events missing from the store').to.equal(0);

@@ -12,7 +12,9 @@ import {
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { pairKey, produce } from './support/producer.js';
+import { requireTool } from './support/requireTool.js';
 import { listStoredPairs } from './support/storedPairs.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withTempDir } from './support/withStack.js';
 
@@ -46,6 +48,7 @@ function failedForGood(workers: ManagedChild[]): string[] {
 
 describe('cluster: API replicas and workers sharing one store (processes)', function () {
   this.timeout(60_000);
+  before(requireTool(REDIS_SERVER));
 
   it('stores an event published concurrently through every replica exactly once', () =>
     withProcessStack(CLUSTER, async (stack) => {
@@ -144,7 +147,10 @@ describe('cluster: API replicas and workers sharing one store (processes)', func
 
   it('lets three workers write the one SQLite file under load without a failed or lost event', () =>
     withProcessStack({ ...CLUSTER, workers: 0 }, async (stack) => {
-      for (let i = 0; i < 3; i++) await stack.startWorker({ LOG_LEVEL: 'debug' });
+      // The first creates the store; the other two start together.
+      const debug = { LOG_LEVEL: 'debug' };
+      await stack.startWorker(debug);
+      await Promise.all([stack.startWorker(debug), stack.startWorker(debug)]);
       const plan = planEvents({
         runId: `busy-${randomUUID().slice(0, 8)}`,
         events: 30_000,

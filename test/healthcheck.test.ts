@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '@aggregator/common';
 import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { testRedisUrl, withTempDir } from './support/withStack.js';
 
@@ -64,6 +66,7 @@ function containerEnv(dir: string): Record<string, string> {
 }
 
 describe('Docker health check (deploy/healthcheck.mjs)', () => {
+  before(requireTool(REDIS_SERVER));
   it('reports an API healthy while it answers /healthz on its PORT, unhealthy once it is gone', () =>
     withTempDir(async (dir) => {
       const env = { ...containerEnv(dir), PORT: String(await freePort()), REPLICA_ID: 'api-0' };

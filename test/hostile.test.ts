@@ -31,6 +31,8 @@ import {
   percentEncode,
   publishBody,
 } from './support/hostileInput.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { type InProcessStack, withStack } from './support/withStack.js';
 
 const ENV = { MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_BATCH: String(MAX_BATCH) };
@@ -125,6 +127,7 @@ const codePoints = (s: string) => [...s];
 // ---------------------------------------------------------------------------------------------
 
 describe('hostile and malformed input (property-based)', () => {
+  before(requireTool(REDIS_SERVER));
   const rejections: unknown[] = [];
   const recordRejection = (reason: unknown) => {
     rejections.push(reason);

@@ -3,9 +3,9 @@ import { request } from 'node:http';
 import type { ManagedChild } from '@aggregator/load';
 import { expect } from 'chai';
 import { readCompose } from './support/deployFiles.js';
-import { type AccessLogEntry, haproxyBinary, haproxyMajorVersion, haproxyUnavailable } from './support/haproxy.js';
-import { netnsUnavailable } from './support/netns/netns.js';
-import { skipOrFailWhenMissing } from './support/skipOrFail.js';
+import { type AccessLogEntry, haproxyMajorVersion } from './support/haproxy.js';
+import { requireTool } from './support/requireTool.js';
+import { HAPROXY, NETWORK_NAMESPACES, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { type ComposeNetwork, NETWORK, SERVICE_PORT, withComposeNetwork } from './support/withComposeNetwork.js';
 import { makeEvent } from './support/withStack.js';
@@ -117,15 +117,13 @@ function publishOnNewConnection(lb: ComposeNetwork, body: unknown): Promise<Resp
 }
 
 describe('the haproxy the load-balancer tests run', () => {
-  before(function () {
-    skipOrFailWhenMissing(this, haproxyUnavailable());
-  });
+  before(requireTool(HAPROXY));
 
   it('runs the 2.6 line of HAProxy, the line of the compose image', () => {
     const image = readCompose().services.lb?.image ?? '';
     const [, tag = ''] = /^haproxy:(\d+\.\d+)[.-]/.exec(image) ?? [];
     expect(tag, `lb image ${image}`).to.equal('2.6');
-    expect(haproxyMajorVersion(haproxyBinary() ?? 'haproxy')).to.equal(tag);
+    expect(haproxyMajorVersion(HAPROXY.find(process.env) ?? 'haproxy')).to.equal(tag);
   });
 });
 
@@ -133,9 +131,7 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
   // Each test starts its own topology: seconds on an idle machine, much more on a loaded one.
   this.timeout(150_000);
 
-  before(function () {
-    skipOrFailWhenMissing(this, haproxyUnavailable() ?? netnsUnavailable());
-  });
+  before(requireTool(REDIS_SERVER, HAPROXY, NETWORK_NAMESPACES));
 
   it('takes the replicas in turn', () =>
     withComposeNetwork({ apis: [A, B] }, async (lb) => {

@@ -1,6 +1,8 @@
 import { freePort } from '@aggregator/load';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
@@ -17,6 +19,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('GET /metrics (API)', () => {
+  before(requireTool(REDIS_SERVER));
   it('reports request durations, the exact counters, queue jobs, workers and process metrics', () =>
     withStack({}, async (stack) => {
       const e = makeEvent();
@@ -45,11 +48,12 @@ describe('GET /metrics (API)', () => {
 
 describe('worker metrics (METRICS_PORT)', function () {
   this.timeout(30_000);
+  before(requireTool(REDIS_SERVER));
 
   it('serves job, batch-size, SQLite and outcome metrics on its own port', () =>
-    withProcessStack({ workers: 0 }, async (stack) => {
+    withProcessStack({ workers: 0, apis: 0 }, async (stack) => {
       const port = await freePort();
-      await stack.startWorker({ METRICS_PORT: String(port), HOST: '127.0.0.1' });
+      await Promise.all([stack.startWorker({ METRICS_PORT: String(port), HOST: '127.0.0.1' }), stack.startApi()]);
       const e = makeEvent();
       await stack.publish([e, e, makeEvent(), makeEvent()]);
       await stack.settle(4);
@@ -66,6 +70,7 @@ describe('worker metrics (METRICS_PORT)', function () {
 });
 
 describe('queue UI (bull-board)', () => {
+  before(requireTool(REDIS_SERVER));
   it('is not served without ADMIN_TOKEN', () =>
     withStack({ workers: 0 }, async (stack) => {
       expect((await stack.request({ method: 'GET', url: '/admin/queues' })).statusCode).to.equal(404);

@@ -5,6 +5,8 @@ import addFormatsModule from 'ajv-formats';
 import { expect } from 'chai';
 import type { Response } from 'light-my-request';
 import type { z } from 'zod';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { type InProcessStack, makeEvent, withStack } from './support/withStack.js';
 
@@ -101,6 +103,7 @@ function expectDocumented(doc: Json, method: string, path: string, res: Response
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 describe('OpenAPI document', () => {
+  before(requireTool(REDIS_SERVER));
   it('is a structurally valid OpenAPI 3.1 document whose references all resolve', () =>
     withStack({ workers: 0 }, async (stack) => {
       const doc = await fetchDocument(stack);

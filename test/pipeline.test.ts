@@ -2,6 +2,8 @@ import type { Stats } from '@aggregator/api';
 import { type Event, publishCounters, readMirroredCounters } from '@aggregator/common';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
 function expectInvariants(stats: Stats): void {
@@ -9,6 +11,7 @@ function expectInvariants(stats: Stats): void {
 }
 
 describe('dedup and counters', () => {
+  before(requireTool(REDIS_SERVER));
   it('drops a duplicate inside one batch', () =>
     withStack({}, async (stack) => {
       const e = makeEvent();
@@ -77,6 +80,7 @@ describe('dedup and counters', () => {
 });
 
 describe('fast path', () => {
+  before(requireTool(REDIS_SERVER));
   it('claims each pair once with the id of its job, and skips a later copy once that job is applied', () =>
     withStack({}, async (stack) => {
       const e = makeEvent();
@@ -121,6 +125,7 @@ describe('fast path', () => {
 });
 
 describe('counters mirror', () => {
+  before(requireTool(REDIS_SERVER));
   it('publishes the counters and more topics than one script call takes, in one pipeline', () =>
     withStack({ workers: 0 }, async (stack) => {
       const topics = Array.from({ length: 2500 }, (_, i) => `topic-${i}`);
@@ -137,6 +142,7 @@ describe('counters mirror', () => {
 });
 
 describe('GET /stats', () => {
+  before(requireTool(REDIS_SERVER));
   it('reports counters, sorted topics, uptime, queue and live workers', () =>
     withStack({ workers: 2 }, async (stack) => {
       await stack.publish([makeEvent({ topic: 'zeta' }), makeEvent({ topic: 'alpha' })]);
@@ -183,6 +189,7 @@ async function waitForFailed(stats: () => Promise<Stats>): Promise<number> {
 }
 
 describe('GET /events', () => {
+  before(requireTool(REDIS_SERVER));
   it('lists unique events in seq order, filtered by topic, with Link pagination', () =>
     withStack({}, async (stack) => {
       const events = Array.from({ length: 7 }, (_, i) => makeEvent({ topic: i % 2 ? 'odd' : 'even' }));
@@ -234,6 +241,7 @@ describe('GET /events', () => {
 });
 
 describe('health', () => {
+  before(requireTool(REDIS_SERVER));
   it('answers /healthz and /readyz', () =>
     withStack({}, async (stack) => {
       expect((await stack.request({ method: 'GET', url: '/healthz' })).statusCode).to.equal(200);

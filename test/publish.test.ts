@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
 const json = { 'content-type': 'application/json' };
@@ -11,6 +13,7 @@ function expectErrorShape(body: unknown, code: string): void {
 }
 
 describe('POST /publish', () => {
+  before(requireTool(REDIS_SERVER));
   it('accepts one event, an array and {"events": [...]} and stores every one', () =>
     withStack({}, async (stack) => {
       const one = await stack.publish(makeEvent());
@@ -124,6 +127,7 @@ describe('POST /publish', () => {
 });
 
 describe('error replies', () => {
+  before(requireTool(REDIS_SERVER));
   it('use the documented shape for unknown routes and methods', () =>
     withStack({ workers: 0 }, async (stack) => {
       const missing = await stack.request({ method: 'GET', url: '/nope' });

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
 describe('restarts and outages (processes)', function () {
   this.timeout(90_000);
+  before(requireTool(REDIS_SERVER));
 
   it('keeps events, dedup and counters across a restart of API, worker and a Redis that lost all its data', () =>
     withProcessStack({}, async (stack) => {
@@ -18,8 +21,7 @@ describe('restarts and outages (processes)', function () {
       await Promise.all([...stack.apis, ...stack.workers].map((c) => c.stop()));
       await stack.restartRedis();
       expect(await stack.redis.child.process.pid).to.be.a('number');
-      await stack.startWorker();
-      await stack.startApi();
+      await Promise.all([stack.startWorker(), stack.startApi()]);
 
       const rebuilt = await stack.stats();
       expect(rebuilt).to.include({ received: 60, unique_processed: 50, duplicate_dropped: 10 });
@@ -75,8 +77,10 @@ describe('restarts and outages (processes)', function () {
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
       admin.disconnect();
       const warning = /"level":40.*maxmemory-policy is \\"allkeys-lru\\", not \\"noeviction\\"/;
-      await (await stack.startWorker()).waitFor(warning);
-      await (await stack.startApi()).waitFor(warning);
+      await Promise.all([
+        stack.startWorker().then((worker) => worker.waitFor(warning)),
+        stack.startApi().then((api) => api.waitFor(warning)),
+      ]);
     }));
 
   it('counts live workers and drops one that stops', () =>

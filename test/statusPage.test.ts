@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import type { Stats } from '@aggregator/api';
 import { expect } from 'chai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { withProcessStack } from './support/processStack.js';
+import { requireTool } from './support/requireTool.js';
+import { CHROMIUM, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -18,12 +18,11 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Headless Debian Chromium for the duration of `fn`; closed in `finally`. */
+/** Headless Chromium for the duration of `fn`; closed in `finally`. */
 async function withBrowser<T>(fn: (browser: Browser) => Promise<T>): Promise<T> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: install the Debian package "chromium" (CI does)`);
-  }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const executablePath = CHROMIUM.find(process.env);
+  if (!executablePath) throw new Error(CHROMIUM.problem(process.env));
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   try {
     return await fn(browser);
   } finally {
@@ -88,6 +87,7 @@ async function openPage(browser: Browser) {
 }
 
 describe('status page (GET /)', () => {
+  before(requireTool(REDIS_SERVER, CHROMIUM));
   it('shows the live counters, the rate and an outage banner in a real browser', async function () {
     this.timeout(120_000);
     await withProcessStack({}, async (stack) =>

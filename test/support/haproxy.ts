@@ -13,30 +13,6 @@ export function haproxyArgs(configPath: string): string[] {
   return ['-W', '-db', '-f', configPath];
 }
 
-/** The haproxy binary (often in /usr/sbin, outside a user's PATH), or undefined. */
-export function haproxyBinary(): string | undefined {
-  const candidates = [process.env.HAPROXY_BIN, 'haproxy', '/usr/sbin/haproxy'].filter((c): c is string => Boolean(c));
-  for (const candidate of candidates) {
-    try {
-      execFileSync(candidate, ['-v'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
-
-/** Why the load balancer cannot run here, or undefined when it can. */
-export function haproxyUnavailable(): string | undefined {
-  if (haproxyBinary()) return undefined;
-  return (
-    'haproxy was not found (tried HAPROXY_BIN, "haproxy" on the PATH and /usr/sbin/haproxy). The load-balancer ' +
-    'tests run the real binary, the 2.6 line of the compose image: install it (Debian 12: apt-get install haproxy) ' +
-    'or set HAPROXY_BIN to it.'
-  );
-}
-
 /** `2.6` of `HAProxy version 2.6.12-1+deb12u4 …`. */
 export function haproxyMajorVersion(binary: string): string {
   const banner = execFileSync(binary, ['-v'], { encoding: 'utf8' });

@@ -1,13 +1,19 @@
-import { liveChildren, type RedisServer, startRedisServer } from '@aggregator/load';
+import { type RedisServer, startRedisServer } from '@aggregator/load';
+import { failOnLeakedChildren } from './childLeaks.js';
 import { stopTestPostgres, testPostgresChild } from './postgres.js';
+import { toolsPresent } from './requireTool.js';
+import { REDIS_SERVER } from './tools.js';
 
 /**
- * Global fixtures: one private redis-server for the whole run (tests isolate themselves with a
- * unique key prefix), and a check after every test that no child process leaked.
+ * Global fixtures of the full suite (.mocharc.json): one private redis-server for the whole run
+ * (tests isolate themselves with a unique key prefix), and a check after every test that no child
+ * process leaked. Without redis-server the run goes on locally and the suites that need Redis skip
+ * (their `before(requireTool(REDIS_SERVER))` says so); in CI it fails at once.
  */
 let redis: RedisServer | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
+  if (!toolsPresent([REDIS_SERVER], 'the suites that need Redis')) return;
   redis = await startRedisServer();
   process.env.TEST_REDIS_URL = redis.url;
 }
@@ -17,12 +23,7 @@ export async function mochaGlobalTeardown(): Promise<void> {
 }
 
 export const mochaHooks = {
-  async afterEach(this: Mocha.Context) {
-    const leaked = [...liveChildren()].filter((c) => c !== redis?.child && c !== testPostgresChild());
-    if (leaked.length === 0) return;
-    await Promise.all(leaked.map((c) => c.kill()));
-    throw new Error(
-      `child processes leaked by "${this.currentTest?.fullTitle()}": ${leaked.map((c) => c.name).join(', ')}`,
-    );
+  afterEach(this: Mocha.Context) {
+    return failOnLeakedChildren(this.currentTest, redis?.child, testPostgresChild());
   },
 };

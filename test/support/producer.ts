@@ -29,6 +29,11 @@ export interface ProducerOptions<B extends { events: Event[] }> {
   onAcknowledged?: (events: Event[]) => void;
   /** Kept up to date with the attempts in flight per address (to strike a replica while it is busy). */
   inFlight?: Map<string, number>;
+  /**
+   * Awaited before each batch is handed out, with the events handed out so far: lets a test follow
+   * the load's progress and hold it at a point until something has happened.
+   */
+  beforeBatch?: (handedOut: number) => Promise<void>;
 }
 
 /** What a producer sent, in the terms an at-least-once producer can know. */
@@ -112,6 +117,8 @@ export async function produce<B extends { events: Event[] }>(options: ProducerOp
 
   const loop = async (offset: number) => {
     for (;;) {
+      if (options.stop?.aborted || failed) return;
+      await options.beforeBatch?.(handedOut);
       if (options.stop?.aborted || failed) return;
       const batch = options.source.next();
       if (!batch) return;

@@ -2,10 +2,11 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { API_NODE_FLAGS, ENTRYPOINTS, type ManagedChild, REPO_ROOT, redisServerBinary } from '@aggregator/load';
-import { type AccessLogEntry, haproxyArgs, haproxyBinary, LB_CONFIG_PATH, parseAccessLog } from './haproxy.js';
+import { type AccessLogEntry, haproxyArgs, LB_CONFIG_PATH, parseAccessLog } from './haproxy.js';
 import type { DnsRecords } from './netns/dnsAnswer.js';
 import { forwardingServer } from './netns/forwardingServer.js';
 import { linkNetns, type Netns, withNetns } from './netns/netns.js';
+import { HAPROXY } from './tools.js';
 import { waitUntil } from './waitUntil.js';
 import { withTempDir } from './withStack.js';
 
@@ -82,8 +83,8 @@ export async function withComposeNetwork<T>(
   options: ComposeNetworkOptions,
   fn: (network: ComposeNetwork) => Promise<T>,
 ): Promise<T> {
-  const haproxy = haproxyBinary();
-  if (!haproxy) throw new Error('haproxy was not found (see haproxyUnavailable)');
+  const haproxy = HAPROXY.find(process.env);
+  if (!haproxy) throw new Error(HAPROXY.problem(process.env));
   return withTempDir((dir) =>
     withNetns((lbNs) =>
       withNetns(async (appsNs) => {
