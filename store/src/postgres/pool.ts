@@ -21,12 +21,25 @@ const types = {
     oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-/** A connection pool on `options.url`. Connecting times out after 5 s instead of hanging. */
+/**
+ * A connection pool on `options.url`. Nothing may wait for ever: connecting times out after 5 s;
+ * on the server, waiting for a lock after 5 s (`lock_timeout`, SQLSTATE 55P03), a statement after
+ * 30 s (57014) and a transaction left idle after 30 s; and TCP keep-alives find a peer that
+ * vanished. Every writer takes the one counters row's lock (seq order, docs/postgres.md), so a
+ * writer whose host froze mid-transaction would otherwise stall every worker until TCP gave up,
+ * with their BullMQ locks still renewed and no job ever taken over. Each of these errors is
+ * transient: the job is retried with backoff.
+ */
 export function createPool(options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     connectionTimeoutMillis: 5000,
+    lock_timeout: 5000,
+    statement_timeout: 30_000,
+    idle_in_transaction_session_timeout: 30_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types,
     application_name: 'aggregator',
   });
