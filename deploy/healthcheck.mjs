@@ -25,6 +25,22 @@ const WORKER_LIVENESS_MS = 10_000;
  * is coerced with Number() and must be an integer in range, and each default is config.ts's.
  * @param {Record<string, string | undefined>} env
  */
+/**
+ * `host:port,host:port,…` as config.ts reads REDIS_CLUSTER_NODES: the seed nodes, undefined when
+ * unset, null when malformed.
+ * @param {string | undefined} spec
+ */
+function parseClusterNodes(spec) {
+  if (spec === undefined) return undefined;
+  const nodes = [];
+  for (const node of spec.split(',')) {
+    const match = /^\s*([^\s:[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(node);
+    if (!match || Number(match[2]) > 65_535) return null;
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) });
+  }
+  return nodes;
+}
+
 export function readCheckConfig(env = process.env) {
   const get = (name) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   const problems = [];
@@ -37,6 +53,7 @@ export function readCheckConfig(env = process.env) {
     redisUrl: get('REDIS_URL') ?? 'redis://127.0.0.1:6379',
     prefix: get('REDIS_PREFIX') ?? 'aggregator',
     replicaId: get('REPLICA_ID'),
+    clusterNodes: parseClusterNodes(get('REDIS_CLUSTER_NODES')),
   };
   validate(
     'PORT',
@@ -50,6 +67,7 @@ export function readCheckConfig(env = process.env) {
   );
   validate('REDIS_PREFIX', /^[A-Za-z0-9_.-]{1,64}$/.test(config.prefix), 'use 1–64 letters, digits, "_", "." or "-"');
   validate('REPLICA_ID', config.replicaId === undefined || /^[\w.-]{1,128}$/.test(config.replicaId), 'a replica id');
+  validate('REDIS_CLUSTER_NODES', config.clusterNodes !== null, 'write the seed nodes as host:port,host:port,…');
   if (problems.length > 0) throw new Error(`invalid configuration:\n${problems.join('\n')}`);
   return config;
 }
@@ -74,16 +92,21 @@ function checkApi(config) {
 /** @param {ReturnType<typeof readCheckConfig>} config */
 async function checkWorker(config) {
   // Loaded here, so the api check never pays for it.
-  const { Redis } = await import('ioredis');
+  const { Cluster, Redis } = await import('ioredis');
   const { createKeys } = await import('../common/dist/keys.js');
-  const redis = new Redis(config.redisUrl, {
+  const options = {
     connectionName: 'healthcheck',
     connectTimeout: TIMEOUT_MS - 500,
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     lazyConnect: true,
-  });
+  };
+  // On a Redis Cluster (REDIS_URL is then ignored) the heartbeats live under the cluster's keys.
+  const cluster = config.clusterNodes !== undefined;
+  const redis = cluster
+    ? new Cluster(config.clusterNodes, { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: options })
+    : new Redis(config.redisUrl, options);
   let connectionError;
   redis.on('error', (error) => {
     connectionError = error;
@@ -94,7 +117,8 @@ async function checkWorker(config) {
       // Not the URL: it may hold a password.
       throw new Error(`cannot reach Redis (${cause.code ?? cause.message})`);
     });
-    const live = await redis.zrangebyscore(createKeys(config.prefix).workers, Date.now() - WORKER_LIVENESS_MS, '+inf');
+    const workers = createKeys(config.prefix, { cluster }).workers;
+    const live = await redis.zrangebyscore(workers, Date.now() - WORKER_LIVENESS_MS, '+inf');
     // An explicit REPLICA_ID names the worker; the default one is `<host name>-<pid>`, and the
     // host name of a container is its own.
     const mine = live.some((id) => id === config.replicaId || id.startsWith(`${hostname()}-`));

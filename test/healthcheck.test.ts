@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '@aggregator/common';
 import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
 import { expect } from 'chai';
+import { withRedisCluster } from './support/redisCluster.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
@@ -97,6 +98,31 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
       expect((await healthcheck('worker', env)).code).to.equal(1);
     }));
 
+  it("finds a worker on a Redis Cluster, where REDIS_URL is ignored and the keys are the cluster's", function () {
+    this.timeout(120_000);
+    return withTempDir((dir) =>
+      withRedisCluster(async (cluster) => {
+        // REDIS_URL points nowhere: on a cluster only the seed nodes count.
+        const env = {
+          ...containerEnv(dir),
+          REDIS_URL: 'redis://127.0.0.1:1',
+          REDIS_CLUSTER_NODES: cluster.seeds,
+          REPLICA_ID: 'worker-0',
+        };
+        const worker = await startWorker({ name: 'worker', env });
+        try {
+          await waitUntil(async () => (await healthcheck('worker', env)).code === 0, {
+            what: 'a healthy worker on the cluster',
+          });
+          const other = await healthcheck('worker', { ...env, REPLICA_ID: 'worker-1' });
+          expect(other.stderr).to.match(/^unhealthy: no heartbeat/);
+        } finally {
+          await worker.stop();
+        }
+      }),
+    );
+  });
+
   it('loads only node builtins for the api check, and ioredis but not the app for the worker check', () =>
     withTempDir(async (dir) => {
       const env = { ...containerEnv(dir), PORT: String(await freePort()), REPLICA_ID: 'api-0' };
@@ -108,13 +134,22 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
       }
       const worker = await modulesLoadedBy('worker', { ...env, REPLICA_ID: 'worker-0' }, dir);
       expect(worker.some((url) => url.includes('/node_modules/ioredis/'))).to.equal(true);
-      expect(worker.filter((url) => url.includes('/common/'))).to.deep.equal([
+      // The key builders and the partition function they use: pure modules that import nothing else.
+      expect(worker.filter((url) => url.includes('/common/'))).to.have.members([
         pathToFileURL(join(REPO_ROOT, 'common/dist/keys.js')).href,
+        pathToFileURL(join(REPO_ROOT, 'common/dist/partition.js')).href,
       ]);
     }));
 
   it('reads HOST, PORT and the Redis settings with the defaults and the validation of loadConfig', async () => {
-    type CheckConfig = { host: string; port: number; redisUrl: string; prefix: string; replicaId?: string };
+    type CheckConfig = {
+      host: string;
+      port: number;
+      redisUrl: string;
+      prefix: string;
+      replicaId?: string;
+      clusterNodes?: Array<{ host: string; port: number }>;
+    };
     const { readCheckConfig } = (await import(pathToFileURL(SCRIPT).href)) as {
       readCheckConfig: (env: Record<string, string>) => CheckConfig;
     };
@@ -138,6 +173,10 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
       { REDIS_PREFIX: 'x'.repeat(65) },
       { REPLICA_ID: 'worker-3' },
       { REPLICA_ID: 'worker/3' },
+      { REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' },
+      { REDIS_CLUSTER_NODES: '[::1]:7000' },
+      { REDIS_CLUSTER_NODES: 'redis-a' },
+      { REDIS_CLUSTER_NODES: 'redis-a:70000' },
     ];
     for (const env of cases) {
       const what = JSON.stringify(env);
@@ -158,6 +197,7 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
         prefix: config.REDIS_PREFIX,
         // loadConfig's default is this process's own id; the check then matches by host name.
         replicaId: env.REPLICA_ID || undefined,
+        clusterNodes: config.REDIS_CLUSTER_NODES,
       });
     }
   });
