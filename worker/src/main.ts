@@ -28,6 +28,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, service: 'worker', replica: config.REPLICA_ID });
   const resources = new Resources(logger);
   const keys = keysFromConfig(config);
+  // From the start: opening the store may retry for as long as PostgreSQL is down, and a signal
+  // (or the loss of the launcher) must stop the worker then too.
+  handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
 
   const store = resources.add('store', await openStoreWithRetry(config, logger), (s) => s.close());
   const { store_id: storeId } = await store.readCounters();
@@ -53,12 +56,16 @@ async function main(): Promise<void> {
   const committer = new GroupCommitter(store);
   const failpoints = parseFailpoints(config.AGGREGATOR_FAILPOINTS);
   const queues = consumedQueues(config, keys);
-  for (const queue of queues) {
+  const workers = queues.map((queue) => {
     const fastPath = new FastPath(redis, queue, config.DEDUP_TTL_SECONDS);
     const deps = { store, committer, keys, redis, fastPath, failpoints, metrics };
-    const worker = createWorker(config, redis, deps, logger.child({ partition: queue.partition }), queue);
-    // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
-    resources.add(`worker ${queue.partition}`, worker, (w) => w.close());
+    return { queue, worker: createWorker(config, redis, deps, logger.child({ partition: queue.partition }), queue) };
+  });
+  // Closing lets active jobs finish; a job cut off by the timeout is retried by another worker.
+  // All partitions at once: one after another, the later ones would keep taking new jobs while
+  // the earlier ones drain, and the shutdown would grow with the number of partitions.
+  resources.add('workers', workers, (all) => Promise.all(all.map(({ worker }) => worker.close())).then(() => {}));
+  for (const { queue, worker } of workers) {
     worker.run().catch((e: unknown) => {
       // A worker that no longer takes jobs must not look alive (heartbeat, health check): exit.
       logger.fatal({ err: coerceError(e), partition: queue.partition }, 'worker stopped running; exiting');
@@ -75,8 +82,6 @@ async function main(): Promise<void> {
     'worker started',
   );
   announceReady({ service: 'worker' });
-
-  handleSignals(logger, config.SHUTDOWN_TIMEOUT_MS, () => resources.close());
 }
 
 main().catch((e: unknown) => {

@@ -49,13 +49,23 @@ export async function startApi(options: ServiceOptions & { cluster?: boolean }):
   // The cluster primary passes its flags on to the replicas it forks.
   const child = spawnNode(options.cluster ? ENTRYPOINTS.apiCluster : ENTRYPOINTS.api, options, API_NODE_FLAGS);
   // A cluster is ready when its last replica is: on a busy 2-core machine that takes a while.
-  await child.waitForMessage(isReadyMessage, 'ready message', options.cluster ? 60_000 : 15_000);
+  await untilReady(child, options.cluster ? 60_000 : 15_000);
   return child;
+}
+
+/** Waits for the child's ready message; a child that never sends it is stopped, not left running. */
+async function untilReady(child: ManagedChild, timeoutMs?: number): Promise<void> {
+  try {
+    await child.waitForMessage(isReadyMessage, 'ready message', timeoutMs);
+  } catch (e: unknown) {
+    await child.stop();
+    throw e;
+  }
 }
 
 /** Starts one worker process and waits until it takes jobs. */
 export async function startWorker(options: ServiceOptions): Promise<ManagedChild> {
   const child = spawnNode(ENTRYPOINTS.worker, options);
-  await child.waitForMessage(isReadyMessage, 'ready message');
+  await untilReady(child);
   return child;
 }
