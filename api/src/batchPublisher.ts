@@ -93,11 +93,14 @@ export class QueuePublisher implements Publisher {
     const wanted = this.config.REDIS_WAIT_REPLICAS;
     if (wanted > 0) {
       const queueKeys = this.keys.queue(partition);
+      // What is left of the enqueue's budget, so that a lagging replica ends in this error (which
+      // says so) rather than in the outer timeout, and WAIT holds the shared connection no longer.
+      const remainingMs = Math.max(1, this.config.ENQUEUE_TIMEOUT_MS - (Date.now() - acceptedAt) - 50);
       const acked = await waitForReplicas(
         this.redis,
         `${queueKeys.bullPrefix}:${queueKeys.queueName}`,
         wanted,
-        this.config.ENQUEUE_TIMEOUT_MS,
+        remainingMs,
       );
       if (acked < wanted) {
         throw new Error(`only ${acked} of ${wanted} replicas confirmed the job of partition ${partition}`);
