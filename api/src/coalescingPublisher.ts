@@ -18,11 +18,12 @@ export interface CoalescingOptions {
 
 /**
  * Coalesces concurrent publish requests into one enqueue, like a producer's linger: requests that
- * arrive while a flush is under way (or within `lingerMs`) are enqueued together as one job (one
- * atomic Redis script), so under load the queue sees a few large jobs instead of one per request. Nothing is
- * acknowledged before it is in Redis: every request's promise settles with the flush that carried
- * it, and a failed flush fails every request in it (all or nothing per request still holds: a
- * request's events are never split across flushes).
+ * arrive while a flush is under way (or within `lingerMs`) are enqueued together (one job per
+ * queue partition they touch, each one atomic Redis script), so under load the queue sees a few
+ * large jobs instead of one per request. Nothing is acknowledged before it is in Redis: every
+ * request's promise settles with the flush that carried it, and a failed flush fails every request
+ * in it. A request's events are never split across flushes; with QUEUE_PARTITIONS > 1 they are
+ * split across the partitions' jobs, and a request is acknowledged only when every part is in.
  *
  * At low load this adds no latency: a lone request is flushed on the next turn of the event loop.
  */

@@ -5,7 +5,7 @@ import type { Event, StoreCounters } from '@aggregator/common';
  * this one interface, SQLite (`sqlite/`, embedded, the default) and PostgreSQL (`postgres/`, for
  * replicas on many hosts); `openStore.ts` picks one from the configuration. Nothing here names a
  * driver, a connection or a transaction: callers see only promises of plain values, and the
- * contract suite (`eventStore.contract.test.ts`) is what every adapter must pass.
+ * contract suite (`test/storeContract.test.ts`) is what every adapter must pass.
  */
 
 export type { StoreCounters };
