@@ -97,7 +97,9 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', function () {
           let probeTopic = 'probe';
           for (let i = 0; keys.partitionOf(probeTopic) !== 0; i++) probeTopic = `probe-${i}`;
           const probe = () => stack.publish(makeEvent({ topic: probeTopic }));
-          expect((await probe()).status).to.equal(200);
+          // A new cluster's replicas may still be syncing with their masters, and WAIT counts
+          // only replicas that are: wait for the first 200 before the load.
+          await waitUntil(async () => (await probe()).status === 200, { what: 'WAIT to succeed', timeoutMs: 20_000 });
 
           const plan = planEvents({
             runId: `failover-${randomUUID().slice(0, 8)}`,
