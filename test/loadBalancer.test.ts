@@ -223,15 +223,18 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
 
   it('keeps serving GET and POST when a replica dies, passing refused connections to another', () =>
     withComposeNetwork({ apis: [A, B] }, async (lb) => {
-      await (lb.apis.get(A) as ManagedChild).kill();
-
-      // The round-robin sends one of the first two requests to the dead replica: its connection is
-      // refused, so the POST never reached it, and the lb passes it on to the live one.
       const topic = `lb-${randomUUID().slice(0, 8)}`;
       const events = Array.from({ length: 4 }, () => makeEvent({ topic }));
+      await (lb.apis.get(A) as ManagedChild).kill();
+
+      // Sent together the moment A is dead. HAProxy may already have marked A down (the close of
+      // its idle connections to A counts as an error: observe layer4), and then every POST goes
+      // to B at once; or the round-robin sends one or two to A, whose connection is refused, so
+      // they never reached it, and each is passed on to B, once. Either way: all served by B,
+      // none sent twice.
+      const replies = await Promise.all(events.map((event) => publish(lb, event)));
       const ids: string[] = [];
-      for (const event of events) {
-        const res = await publish(lb, event);
+      for (const res of replies) {
         expect(res.status, await res.clone().text()).to.equal(200);
         expect(await res.json()).to.deep.equal({ accepted: 1 });
         ids.push(res.headers.get('x-request-id') ?? '');
@@ -240,7 +243,9 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
 
       const posts = await loggedRequests(lb, 4, (e) => ids.includes(e.request_id));
       expect(posts.every((e) => e.status === 200 && e.server === at(B))).to.equal(true);
-      expect(posts.filter((e) => e.retries !== '0').map((e) => e.retries)).to.deep.equal(['+1']);
+      const retried = posts.filter((e) => e.retries !== '0').map((e) => e.retries);
+      expect(retried.length, 'POSTs passed on from the dead replica').to.be.at.most(2);
+      expect(retried.every((r) => r === '+1')).to.equal(true);
       expect(await storedIds(lb, topic, events.length)).to.deep.equal(events.map((e) => e.event_id).sort());
     }));
 
