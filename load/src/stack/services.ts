@@ -26,6 +26,11 @@ export interface ServiceOptions {
   echo?: boolean;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /**
+   * Working directory (default: this process's). Relative paths in the configuration, such as
+   * the default `SQLITE_PATH`, resolve against it.
+   */
+  cwd?: string;
 }
 
 function spawnNode(entry: string, options: ServiceOptions, flags: readonly string[] = []): ManagedChild {
@@ -34,6 +39,7 @@ function spawnNode(entry: string, options: ServiceOptions, flags: readonly strin
     command: process.execPath,
     args: [...flags, ...(options.nodeArgs ?? []), entry],
     env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+    cwd: options.cwd,
     echo: options.echo,
   });
 }
