@@ -5,13 +5,20 @@ const HELP = `npm start -- [options]
 
 Runs the service locally as plain processes: a private redis-server (AOF on, data under
 --data) unless REDIS_URL is set, API replicas on one port, and worker processes sharing one
-SQLite file. Ctrl-C stops everything cleanly; the next start finds all earlier data again.
+store: a SQLite file, or a PostgreSQL database (--store postgres). Ctrl-C stops everything
+cleanly; the next start finds all earlier data again.
 
 Options:
   --api N        API replicas sharing the port (node cluster)    default 1
   --workers M    worker processes                                default 1
   --port P       HTTP port                                       default PORT or 8080
-  --data DIR     data directory (SQLite file, Redis AOF)         default ./data
+  --data DIR     data directory (SQLite file, Redis AOF, private
+                 PostgreSQL cluster)                             default ./data
+  --store S      sqlite: one file under --data; postgres: the
+                 database at DATABASE_URL when set, else a
+                 private PostgreSQL under --data/postgres        default sqlite,
+                                                                 postgres when
+                                                                 DATABASE_URL is set
   -h, --help     this text
 
 Every other setting comes from the environment (see the README's configuration table).`;
@@ -23,6 +30,7 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '1' },
       port: { type: 'string', default: process.env.PORT ?? '8080' },
       data: { type: 'string', default: './data' },
+      store: { type: 'string', default: process.env.DATABASE_URL ? 'postgres' : 'sqlite' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -37,15 +45,25 @@ async function main(): Promise<void> {
     }
     return n;
   };
+  if (values.store !== 'sqlite' && values.store !== 'postgres') {
+    throw new Error(`--store must be sqlite or postgres, got "${values.store}"`);
+  }
+  // The services read DATABASE_URL from the environment they inherit: it would win over SQLite.
+  if (values.store === 'sqlite' && process.env.DATABASE_URL) {
+    throw new Error('--store sqlite, but DATABASE_URL is set (it selects PostgreSQL): unset it');
+  }
   const stack = await startLocalStack({
     apis: number('api', values.api, 1, 64),
     workers: number('workers', values.workers, 1, 64),
     port: number('port', values.port, 1, 65535),
     dataDir: values.data,
     redisUrl: process.env.REDIS_URL || undefined,
+    store: values.store,
+    databaseUrl: process.env.DATABASE_URL || undefined,
     echo: true,
   });
-  process.stdout.write(`\naggregator is up on ${stack.url} (redis ${stack.redisUrl}); Ctrl-C stops it\n\n`);
+  const postgres = stack.postgres ? `, postgres ${stack.postgres.url}` : '';
+  process.stdout.write(`\naggregator is up on ${stack.url} (redis ${stack.redisUrl}${postgres}); Ctrl-C stops it\n\n`);
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(130);
