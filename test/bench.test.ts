@@ -1,36 +1,53 @@
 import { ManagedChild, REPO_ROOT } from '@aggregator/load';
 import { expect } from 'chai';
+import { requirePostgres } from './support/postgres.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
+
+/** The JSON line the bench prints last (the parts the tests read). */
+interface BenchReport {
+  setup: { store: string };
+  results: Array<{ mode: string; exact: boolean; errors: number; cpuUsPerEvent: Record<string, number> }>;
+  queries: { errors: number };
+  memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
+  ceilings: {
+    http: Array<{ server: string; requests: number; errors: number }>;
+    sqlite: { rows: number };
+    store: { kind: string; rows: number; rowsPerSecond: number; serverCpuUsPerEvent: number };
+    redis: { setNx: number };
+    bullmq: { jobs: number; jobsPerSecond: number };
+  };
+}
 
 describe('npm run bench (smoke)', function () {
   this.timeout(120_000);
   before(requireTool(REDIS_SERVER));
 
-  it('runs every mode on a fresh stack and finds the counters exact', async () => {
+  const runBench = async (args: string[]) => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.DATABASE_URL;
     const bench = new ManagedChild({
       name: 'bench',
       command: process.execPath,
-      args: [`${REPO_ROOT}load/dist/bench.js`, '--smoke'],
+      args: [`${REPO_ROOT}load/dist/bench.js`, '--smoke', ...args],
+      env,
     });
     const { code } = await bench.exited;
     expect(code, bench.tail()).to.equal(0);
-    const line = bench.lines.findLast((l) => l.startsWith('{"results"'));
+    const line = bench.lines.findLast((l) => l.startsWith('{"setup"'));
     expect(line, bench.tail()).to.be.a('string');
-    const report = JSON.parse(line as string) as {
-      results: Array<{ mode: string; exact: boolean; errors: number }>;
-      queries: { errors: number };
-      memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
-      ceilings: {
-        http: Array<{ server: string; requests: number; errors: number }>;
-        sqlite: { rows: number };
-        store: { rows: number; rowsPerSecond: number };
-        redis: { setNx: number };
-        bullmq: { jobs: number; jobsPerSecond: number };
-      };
-    };
+    return JSON.parse(line as string) as BenchReport;
+  };
+
+  it('runs every mode on a fresh stack and finds the counters exact', async () => {
+    const report = await runBench([]);
+    expect(report.setup.store).to.equal('sqlite');
     expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag']);
-    for (const r of report.results) expect(r, r.mode).to.include({ exact: true, errors: 0 });
+    for (const r of report.results) {
+      expect(r, r.mode).to.include({ exact: true, errors: 0 });
+      // SQLite works inside the workers: no store server to count.
+      expect(r.cpuUsPerEvent.store, r.mode).to.equal(0);
+    }
     expect(report.queries.errors).to.equal(0);
     expect(report.memory.workerPeakRssMb[0]).to.be.a('number').above(0);
     const { http, sqlite, store, redis, bullmq } = report.ceilings;
@@ -44,5 +61,20 @@ describe('npm run bench (smoke)', function () {
     expect(redis.setNx).to.equal(2000);
     expect(bullmq).to.include({ jobs: 200 });
     expect(bullmq.jobsPerSecond).to.be.above(0);
+  });
+
+  it('runs on a private PostgreSQL with --store postgres, counting its CPU, and finds the counters exact', async function () {
+    requirePostgres(this, { ownServer: true });
+    const report = await runBench(['--store', 'postgres', '--modes', 'batch,lag,query,ceiling']);
+    expect(report.setup.store).to.equal('postgres');
+    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'lag']);
+    for (const r of report.results) {
+      expect(r, r.mode).to.include({ exact: true, errors: 0 });
+      // The PostgreSQL server works for every event it stores.
+      expect(r.cpuUsPerEvent.store, `${r.mode} store CPU`).to.be.above(0);
+    }
+    expect(report.queries.errors).to.equal(0);
+    expect(report.ceilings.store).to.include({ kind: 'postgres', rows: 1600 });
+    expect(report.ceilings.store.serverCpuUsPerEvent).to.be.above(0);
   });
 });

@@ -1,8 +1,9 @@
 import type { Event } from '@aggregator/common';
 import { expect } from 'chai';
-import { type ProcessStack, withProcessStack } from './support/processStack.js';
-import { requireTool } from './support/requireTool.js';
-import { REDIS_SERVER } from './support/tools.js';
+import type { ProcessStack } from './support/processStack.js';
+import { pairKey } from './support/producer.js';
+import { expectExactlyStored } from './support/storedPairs.js';
+import { STORES, withProcessStackOn } from './support/stores.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
@@ -13,124 +14,107 @@ function mixedBatch(fresh: number, earlier: Event[] = []): { events: Event[]; di
   return { events: [...distinct, ...duplicates], distinct };
 }
 
-async function listAll(stack: ProcessStack): Promise<Array<{ topic: string; event_id: string }>> {
-  const rows: Array<{ topic: string; event_id: string }> = [];
-  let next: string | undefined = '/events?limit=1000';
-  while (next) {
-    const res = await fetch(`${stack.apiUrl}${next}`);
-    rows.push(...((await res.json()) as typeof rows));
-    next = /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
-  }
-  return rows;
-}
-
 /** Every distinct event is stored exactly once, nothing else is, and the counters are exact. */
-async function expectExact(stack: ProcessStack, distinct: Event[], received: number): Promise<void> {
-  const stats = await stack.settle(received);
-  expect(stats).to.include({
-    received,
-    unique_processed: distinct.length,
-    duplicate_dropped: received - distinct.length,
-  });
-  const rows = await listAll(stack);
-  const keys = rows.map((r) => JSON.stringify([r.topic, r.event_id]));
-  expect(new Set(keys).size, 'a pair stored twice').to.equal(keys.length);
-  expect(keys).to.have.members(distinct.map((e) => JSON.stringify([e.topic, e.event_id])));
+function expectExact(stack: ProcessStack, distinct: Event[], received: number): Promise<void> {
+  return expectExactlyStored(stack, new Set(distinct.map(pairKey)), received);
 }
 
 const FAST_TAKEOVER = { WORKER_LOCK_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500' };
 
-describe('crash consistency (failpoints, processes)', function () {
-  this.timeout(60_000);
-  before(requireTool(REDIS_SERVER));
+for (const store of STORES) {
+  describe(`crash consistency (failpoints, processes, ${store.name})`, function () {
+    this.timeout(60_000);
+    before(function () {
+      store.require(this);
+    });
 
-  for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
-    it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>
-      withProcessStack({ env: FAST_TAKEOVER }, async (stack) => {
-        // A first batch goes through cleanly, so the crashing one also carries cross-batch duplicates.
-        const first = mixedBatch(20);
-        expect((await stack.publish(first.events)).status).to.equal(200);
-        await stack.settle(first.events.length);
-        // The doomed worker may come up while the first one stops: the queue is empty meanwhile.
-        const [doomed] = await Promise.all([
-          stack.startWorker({ AGGREGATOR_FAILPOINTS: `${failpoint}:exit` }),
-          stack.workers[0]?.stop(),
-        ]);
-        const second = mixedBatch(30, first.distinct);
-        expect((await stack.publish(second.events)).status).to.equal(200);
-        const { signal } = await doomed.exited;
-        expect(signal, 'the worker died at the failpoint').to.equal('SIGKILL');
+    for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
+      it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>
+        withProcessStackOn(store, { workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+          // A first batch goes through cleanly, so the crashing one also carries cross-batch duplicates.
+          await stack.startWorker();
+          const first = mixedBatch(20);
+          expect((await stack.publish(first.events)).status).to.equal(200);
+          await stack.settle(first.events.length);
+          await stack.workers[0]?.stop();
 
-        await stack.startWorker();
-        await expectExact(stack, [...first.distinct, ...second.distinct], first.events.length + second.events.length);
+          const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: `${failpoint}:exit` });
+          const second = mixedBatch(30, first.distinct);
+          expect((await stack.publish(second.events)).status).to.equal(200);
+          const { signal } = await doomed.exited;
+          expect(signal, 'the worker died at the failpoint').to.equal('SIGKILL');
+
+          await stack.startWorker();
+          await expectExact(stack, [...first.distinct, ...second.distinct], first.events.length + second.events.length);
+        }));
+    }
+
+    it('stores an event once when the API dies after the enqueue and the producer retries', () =>
+      withProcessStackOn(store, { apis: 0 }, async (stack) => {
+        const doomed = await stack.startApi({ AGGREGATOR_FAILPOINTS: 'api.after-enqueue:exit' });
+        const batch = mixedBatch(20);
+        const lost = await stack.publish(batch.events).then(
+          (res) => res.status,
+          (error: Error) => error.name,
+        );
+        expect(lost, 'the producer got no reply').to.equal('TypeError');
+        expect((await doomed.exited).signal).to.equal('SIGKILL');
+
+        await stack.startApi();
+        expect((await stack.publish(batch.events)).status).to.equal(200);
+        // Both copies were enqueued: the second is counted as duplicates, never stored again.
+        await expectExact(stack, batch.distinct, 2 * batch.events.length);
       }));
-  }
 
-  it('stores an event once when the API dies after the enqueue and the producer retries', () =>
-    withProcessStack({ apis: 0 }, async (stack) => {
-      const doomed = await stack.startApi({ AGGREGATOR_FAILPOINTS: 'api.after-enqueue:exit' });
-      const batch = mixedBatch(20);
-      const lost = await stack.publish(batch.events).then(
-        (res) => res.status,
-        (error: Error) => error.name,
-      );
-      expect(lost, 'the producer got no reply').to.equal('TypeError');
-      expect((await doomed.exited).signal).to.equal('SIGKILL');
+    it('hands the jobs of a killed worker to another within the lock bound', () =>
+      withProcessStackOn(store, { workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+        // The doomed worker is alone when the job arrives, so it surely holds the job when it dies.
+        const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: 'worker.after-fastpath:exit' });
+        const batch = mixedBatch(10);
+        expect((await stack.publish(batch.events)).status).to.equal(200);
+        expect((await doomed.exited).signal).to.equal('SIGKILL');
+        const died = Date.now();
+        const survivor = await stack.startWorker();
+        const startedMs = Date.now() - died;
+        await expectExact(stack, batch.distinct, batch.events.length);
+        const recoveredMs = Date.now() - died;
+        // The lock expires at most 1.5 s after the death (a survivor slower to start than that finds
+        // it expired), then two stalled checks 0.5 s apart and the work itself.
+        expect(recoveredMs).to.be.below(Math.max(1500, startedMs) + 500 + 3000);
+        expect(survivor.running).to.equal(true);
+      }));
 
-      await stack.startApi();
-      expect((await stack.publish(batch.events)).status).to.equal(200);
-      // Both copies were enqueued: the second is counted as duplicates, never stored again.
-      await expectExact(stack, batch.distinct, 2 * batch.events.length);
-    }));
+    it('recovers by itself when Redis loses all its data while running (FLUSHALL)', () =>
+      withProcessStackOn(store, {}, async (stack) => {
+        // Two topics that get no new events after the wipe must still be listed.
+        const quiet = [makeEvent({ topic: 'quiet-a' }), makeEvent({ topic: 'quiet-b' })];
+        await stack.publish(quiet);
+        await stack.settle(2);
+        const first = mixedBatch(20);
+        await stack.publish(first.events);
+        await stack.settle(2 + first.events.length);
 
-  it('hands the jobs of a killed worker to another within the lock bound', () =>
-    withProcessStack({ workers: 0, env: FAST_TAKEOVER }, async (stack) => {
-      // The doomed worker is alone when the job arrives, so it surely holds the job when it dies.
-      const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: 'worker.after-fastpath:exit' });
-      const batch = mixedBatch(10);
-      expect((await stack.publish(batch.events)).status).to.equal(200);
-      expect((await doomed.exited).signal).to.equal('SIGKILL');
-      const died = Date.now();
-      const survivor = await stack.startWorker();
-      const startedMs = Date.now() - died;
-      await expectExact(stack, batch.distinct, batch.events.length);
-      const recoveredMs = Date.now() - died;
-      // The lock expires at most 1.5 s after the death (a survivor slower to start than that finds it
-      // expired), then two stalled checks 0.5 s apart and the work itself.
-      expect(recoveredMs).to.be.below(Math.max(1500, startedMs) + 500 + 3000);
-      expect(survivor.running).to.equal(true);
-    }));
+        const { Redis } = await import('ioredis');
+        const admin = new Redis(stack.redis.url);
+        await admin.flushall();
+        admin.disconnect();
 
-  it('recovers by itself when Redis loses all its data while running (FLUSHALL)', () =>
-    withProcessStack({}, async (stack) => {
-      // Two topics that get no new events after the wipe must still be listed.
-      const quiet = [makeEvent({ topic: 'quiet-a' }), makeEvent({ topic: 'quiet-b' })];
-      await stack.publish(quiet);
-      await stack.settle(2);
-      const first = mixedBatch(20);
-      await stack.publish(first.events);
-      await stack.settle(2 + first.events.length);
-
-      const { Redis } = await import('ioredis');
-      const admin = new Redis(stack.redis.url);
-      await admin.flushall();
-      admin.disconnect();
-
-      // The same events again are all duplicates (SQLite decides), and new ones flow.
-      const second = mixedBatch(10);
-      const replay = await waitUntil(
-        async () => {
-          const res = await stack.publish([...first.distinct, ...second.events]);
-          return res.status === 200 && res;
-        },
-        { what: 'publish after FLUSHALL' },
-      );
-      expect(replay.status).to.equal(200);
-      await expectExact(
-        stack,
-        [...quiet, ...first.distinct, ...second.distinct],
-        2 + first.events.length + first.distinct.length + second.events.length,
-      );
-      expect((await stack.stats()).topics).to.include.members(['quiet-a', 'quiet-b', 'orders']);
-    }));
-});
+        // The same events again are all duplicates (the store decides), and new ones flow.
+        const second = mixedBatch(10);
+        const replay = await waitUntil(
+          async () => {
+            const res = await stack.publish([...first.distinct, ...second.events]);
+            return res.status === 200 && res;
+          },
+          { what: 'publish after FLUSHALL' },
+        );
+        expect(replay.status).to.equal(200);
+        await expectExact(
+          stack,
+          [...quiet, ...first.distinct, ...second.distinct],
+          2 + first.events.length + first.distinct.length + second.events.length,
+        );
+        expect((await stack.stats()).topics).to.include.members(['quiet-a', 'quiet-b', 'orders']);
+      }));
+  });
+}

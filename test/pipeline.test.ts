@@ -1,8 +1,8 @@
 import type { Stats } from '@aggregator/api';
 import { type Event, publishCounters, readMirroredCounters } from '@aggregator/common';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { requireTool } from './support/requireTool.js';
+import { deleteStoredEvent, STORES, withStackOn } from './support/stores.js';
 import { REDIS_SERVER } from './support/tools.js';
 import { makeEvent, withStack } from './support/withStack.js';
 
@@ -10,119 +10,245 @@ function expectInvariants(stats: Stats): void {
   expect(stats.received).to.equal(stats.unique_processed + stats.duplicate_dropped);
 }
 
-describe('dedup and counters', () => {
-  before(requireTool(REDIS_SERVER));
-  it('drops a duplicate inside one batch', () =>
-    withStack({}, async (stack) => {
-      const e = makeEvent();
-      await stack.publish([e, makeEvent(), e]);
-      const stats = await stack.settle(3);
-      expect(stats).to.include({ unique_processed: 2, duplicate_dropped: 1 });
-    }));
+async function waitForFailed(stats: () => Promise<Stats>): Promise<number> {
+  const { waitUntil } = await import('./support/waitUntil.js');
+  return waitUntil(async () => (await stats()).queue.failed || false, { what: 'a failed job' });
+}
 
-  it('drops a duplicate that arrives in another batch, even with a different body', () =>
-    withStack({}, async (stack) => {
-      const e = makeEvent();
-      await stack.publish(e);
-      await stack.settle(1);
-      await stack.publish({ ...e, source: 'other', payload: { changed: true } });
-      const stats = await stack.settle(2);
-      expect(stats).to.include({ unique_processed: 1, duplicate_dropped: 1 });
-      const events = (await stack.request({ method: 'GET', url: '/events' })).json();
-      expect(events).to.have.length(1);
-      expect(events[0]).to.include({ source: 'test' });
-    }));
+for (const store of STORES) {
+  describe(`dedup and counters (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
 
-  it('stores an event once when 40 concurrent requests on two workers carry it', () =>
-    withStack({ workers: 2 }, async (stack) => {
-      const e = makeEvent();
-      const replies = await Promise.all(Array.from({ length: 40 }, () => stack.publish([e, makeEvent()])));
-      expect(replies.every((r) => r.statusCode === 200)).to.equal(true);
-      const stats = await stack.settle(80);
-      expect(stats).to.include({ unique_processed: 41, duplicate_dropped: 39 });
-    }));
+    it('drops a duplicate inside one batch', () =>
+      withStackOn(store, {}, async (stack) => {
+        const e = makeEvent();
+        await stack.publish([e, makeEvent(), e]);
+        const stats = await stack.settle(3);
+        expect(stats).to.include({ unique_processed: 2, duplicate_dropped: 1 });
+      }));
 
-  it('keeps the same event_id under two topics as two events', () =>
-    withStack({}, async (stack) => {
-      await stack.publish([makeEvent({ topic: 'a', event_id: 'x' }), makeEvent({ topic: 'b', event_id: 'x' })]);
-      const stats = await stack.settle(2);
-      expect(stats).to.include({ unique_processed: 2, duplicate_dropped: 0 });
-      expect(stats.topics).to.deep.equal(['a', 'b']);
-    }));
+    it('drops a duplicate that arrives in another batch, even with a different body', () =>
+      withStackOn(store, {}, async (stack) => {
+        const e = makeEvent();
+        await stack.publish(e);
+        await stack.settle(1);
+        await stack.publish({ ...e, source: 'other', payload: { changed: true } });
+        const stats = await stack.settle(2);
+        expect(stats).to.include({ unique_processed: 1, duplicate_dropped: 1 });
+        const events = (await stack.request({ method: 'GET', url: '/events' })).json();
+        expect(events).to.have.length(1);
+        expect(events[0]).to.include({ source: 'test' });
+      }));
 
-  it('counts exactly in a stress run of 5,000 events with 20% duplicates', () =>
-    withStack({ workers: 2 }, async (stack) => {
-      const unique: Event[] = Array.from({ length: 4000 }, (_, i) => makeEvent({ topic: `t${i % 7}` }));
-      const duplicates = Array.from({ length: 1000 }, (_, i) => unique[(i * 37) % unique.length] as Event);
-      const all = [...unique, ...duplicates].sort(() => Math.random() - 0.5);
-      const batches: Event[][] = [];
-      for (let i = 0; i < all.length; ) {
-        const size = 1 + Math.floor(Math.random() * 150);
-        batches.push(all.slice(i, i + size));
-        i += size;
-      }
-      for (let i = 0; i < batches.length; i += 8) {
-        const replies = await Promise.all(batches.slice(i, i + 8).map((b) => stack.publish(b)));
-        expect(replies.map((r) => r.statusCode)).to.satisfy((codes: number[]) => codes.every((c) => c === 200));
-      }
-      const stats = await stack.settle(5000);
-      expect(stats).to.include({ received: 5000, unique_processed: 4000, duplicate_dropped: 1000 });
-      expectInvariants(stats);
-      let rows = 0;
-      let next: string | undefined = '/events?limit=1000';
-      while (next) {
-        const res = await stack.request({ method: 'GET', url: next });
-        rows += res.json().length;
-        next = /<([^>]+)>; rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
-      }
-      expect(rows).to.equal(4000);
-    }));
-});
+    it('stores an event once when 40 concurrent requests on two workers carry it', () =>
+      withStackOn(store, { workers: 2 }, async (stack) => {
+        const e = makeEvent();
+        const replies = await Promise.all(Array.from({ length: 40 }, () => stack.publish([e, makeEvent()])));
+        expect(replies.every((r) => r.statusCode === 200)).to.equal(true);
+        const stats = await stack.settle(80);
+        expect(stats).to.include({ unique_processed: 41, duplicate_dropped: 39 });
+      }));
 
-describe('fast path', () => {
-  before(requireTool(REDIS_SERVER));
-  it('claims each pair once with the id of its job, and skips a later copy once that job is applied', () =>
-    withStack({}, async (stack) => {
-      const e = makeEvent();
-      await stack.publish(e);
-      await stack.settle(1);
-      const holder = await stack.redis.get(stack.keys.dedup(e.topic, e.event_id));
-      expect(holder).to.be.a('string').and.not.equal('');
-      expect(await stack.redis.ttl(stack.keys.dedup(e.topic, e.event_id))).to.be.greaterThan(0);
-      await stack.publish(e);
-      expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
-      // The copy did not rewrite the claim.
-      expect(await stack.redis.get(stack.keys.dedup(e.topic, e.event_id))).to.equal(holder);
-    }));
+    it('keeps the same event_id under two topics as two events', () =>
+      withStackOn(store, {}, async (stack) => {
+        await stack.publish([makeEvent({ topic: 'a', event_id: 'x' }), makeEvent({ topic: 'b', event_id: 'x' })]);
+        const stats = await stack.settle(2);
+        expect(stats).to.include({ unique_processed: 2, duplicate_dropped: 0 });
+        expect(stats.topics).to.deep.equal(['a', 'b']);
+      }));
 
-  it('drops a later copy on the claim alone, without the store looking for the row', () =>
-    withStack({}, async (stack) => {
-      const e = makeEvent();
-      await stack.publish(e);
-      await stack.settle(1);
-      // Remove the stored row behind the service's back: only the fast path can still drop the copy.
-      const db = new Database(stack.config.SQLITE_PATH);
-      try {
-        db.prepare('DELETE FROM events WHERE topic = ? AND event_id = ?').run(e.topic, e.event_id);
-      } finally {
-        db.close();
-      }
-      await stack.publish(e);
-      expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
-      expect((await stack.request({ method: 'GET', url: '/events' })).json()).to.deep.equal([]);
-    }));
+    it('counts exactly in a stress run of 5,000 events with 20% duplicates', () =>
+      withStackOn(store, { workers: 2 }, async (stack) => {
+        const unique: Event[] = Array.from({ length: 4000 }, (_, i) => makeEvent({ topic: `t${i % 7}` }));
+        const duplicates = Array.from({ length: 1000 }, (_, i) => unique[(i * 37) % unique.length] as Event);
+        const all = [...unique, ...duplicates].sort(() => Math.random() - 0.5);
+        const batches: Event[][] = [];
+        for (let i = 0; i < all.length; ) {
+          const size = 1 + Math.floor(Math.random() * 150);
+          batches.push(all.slice(i, i + size));
+          i += size;
+        }
+        for (let i = 0; i < batches.length; i += 8) {
+          const replies = await Promise.all(batches.slice(i, i + 8).map((b) => stack.publish(b)));
+          expect(replies.map((r) => r.statusCode)).to.satisfy((codes: number[]) => codes.every((c) => c === 200));
+        }
+        const stats = await stack.settle(5000);
+        expect(stats).to.include({ received: 5000, unique_processed: 4000, duplicate_dropped: 1000 });
+        expectInvariants(stats);
+        let rows = 0;
+        let next: string | undefined = '/events?limit=1000';
+        while (next) {
+          const res = await stack.request({ method: 'GET', url: next });
+          rows += res.json().length;
+          next = /<([^>]+)>; rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
+        }
+        expect(rows).to.equal(4000);
+      }));
+  });
 
-  it('never skips an event for a claim by a job the store has not applied', () =>
-    withStack({}, async (stack) => {
-      // A job that died before its commit, or one applied in a store since restored from a backup.
-      const e = makeEvent();
-      await stack.redis.set(stack.keys.dedup(e.topic, e.event_id), 'job-that-never-committed', 'EX', 60);
-      await stack.publish([e, makeEvent()]);
-      expect(await stack.settle(2)).to.include({ unique_processed: 2, duplicate_dropped: 0 });
-      const events = (await stack.request({ method: 'GET', url: '/events' })).json() as Event[];
-      expect(events.map((row) => row.event_id)).to.include(e.event_id);
-    }));
-});
+  describe(`fast path (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
+
+    it('claims each pair once with the id of its job, and skips a later copy once that job is applied', () =>
+      withStackOn(store, {}, async (stack) => {
+        const e = makeEvent();
+        await stack.publish(e);
+        await stack.settle(1);
+        const holder = await stack.redis.get(stack.keys.dedup(e.topic, e.event_id));
+        expect(holder).to.be.a('string').and.not.equal('');
+        expect(await stack.redis.ttl(stack.keys.dedup(e.topic, e.event_id))).to.be.greaterThan(0);
+        await stack.publish(e);
+        expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
+        // The copy did not rewrite the claim.
+        expect(await stack.redis.get(stack.keys.dedup(e.topic, e.event_id))).to.equal(holder);
+      }));
+
+    it('drops a later copy on the claim alone, without the store looking for the row', () =>
+      withStackOn(store, {}, async (stack) => {
+        const e = makeEvent();
+        await stack.publish(e);
+        await stack.settle(1);
+        // Remove the stored row behind the service's back: only the fast path can still drop the copy.
+        await deleteStoredEvent(stack.config, e.topic, e.event_id);
+        await stack.publish(e);
+        expect(await stack.settle(2)).to.include({ unique_processed: 1, duplicate_dropped: 1 });
+        expect((await stack.request({ method: 'GET', url: '/events' })).json()).to.deep.equal([]);
+      }));
+
+    it('never skips an event for a claim by a job the store has not applied', () =>
+      withStackOn(store, {}, async (stack) => {
+        // A job that died before its commit, or one applied in a store since restored from a backup.
+        const e = makeEvent();
+        await stack.redis.set(stack.keys.dedup(e.topic, e.event_id), 'job-that-never-committed', 'EX', 60);
+        await stack.publish([e, makeEvent()]);
+        expect(await stack.settle(2)).to.include({ unique_processed: 2, duplicate_dropped: 0 });
+        const events = (await stack.request({ method: 'GET', url: '/events' })).json() as Event[];
+        expect(events.map((row) => row.event_id)).to.include(e.event_id);
+      }));
+  });
+
+  describe(`GET /stats (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
+
+    it('reports counters, sorted topics, uptime, queue and live workers', () =>
+      withStackOn(store, { workers: 2 }, async (stack) => {
+        await stack.publish([makeEvent({ topic: 'zeta' }), makeEvent({ topic: 'alpha' })]);
+        const stats = await stack.settle(2);
+        expect(stats).to.have.all.keys(
+          'received',
+          'unique_processed',
+          'duplicate_dropped',
+          'topics',
+          'uptime_seconds',
+          'queue',
+          'partitions',
+          'workers',
+        );
+        expect(stats.topics).to.deep.equal(['alpha', 'zeta']);
+        expect(stats.uptime_seconds).to.be.a('number').at.least(0);
+        expect(stats.queue).to.deep.equal({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+        expect(stats.partitions).to.deep.equal([{ partition: 0, waiting: 0, active: 0, delayed: 0, failed: 0 }]);
+        expectInvariants(stats);
+      }));
+
+    it('rebuilds the counters from the store when Redis lost them', () =>
+      withStackOn(store, {}, async (stack) => {
+        const e = makeEvent();
+        await stack.publish([e, e, makeEvent({ topic: 'other' })]);
+        const before = await stack.settle(3);
+        await stack.redis.del(stack.keys.stats, stack.keys.topics);
+        const after = await stack.stats();
+        expect(after).to.deep.include({
+          received: 3,
+          unique_processed: 2,
+          duplicate_dropped: 1,
+          topics: before.topics,
+        });
+        expect(after.uptime_seconds).to.be.at.least(before.uptime_seconds);
+      }));
+
+    it('keeps a job whose data is invalid as failed, visible in /stats', () =>
+      withStackOn(store, {}, async (stack) => {
+        await stack.queue.add('batch', { events: [{ nope: true }] } as never, { attempts: 3 });
+        const failed = await waitForFailed(stack.stats);
+        expect(failed).to.equal(1);
+      }));
+  });
+
+  describe(`GET /events (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
+
+    it('lists unique events in seq order, filtered by topic, with Link pagination', () =>
+      withStackOn(store, {}, async (stack) => {
+        const events = Array.from({ length: 7 }, (_, i) => makeEvent({ topic: i % 2 ? 'odd' : 'even' }));
+        await stack.publish(events);
+        await stack.settle(7);
+        const all = (await stack.request({ method: 'GET', url: '/events' })).json();
+        expect(all.map((e: Event) => e.event_id)).to.deep.equal(events.map((e) => e.event_id));
+        expect(all[0]).to.have.all.keys('topic', 'event_id', 'timestamp', 'source', 'payload', 'seq', 'processed_at');
+        const seqs = all.map((e: { seq: number }) => e.seq);
+        expect(seqs).to.deep.equal([...seqs].sort((a, b) => a - b));
+
+        const pages: string[][] = [];
+        let next: string | undefined = '/events?topic=even&limit=2';
+        while (next) {
+          const res = await stack.request({ method: 'GET', url: next });
+          pages.push(res.json().map((e: Event) => e.event_id));
+          next = /<([^>]+)>; rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
+        }
+        const even = events.filter((e) => e.topic === 'even').map((e) => e.event_id);
+        expect(pages).to.deep.equal([even.slice(0, 2), even.slice(2, 4)]);
+      }));
+
+    it('returns payloads exactly as stored', () =>
+      withStackOn(store, {}, async (stack) => {
+        const payload = JSON.parse('{"__proto__":{"a":1},"big":1e308,"neg":-0.5,"nested":{"list":[true,null,"ü"]}}');
+        await stack.publish(makeEvent({ payload }));
+        await stack.settle(1);
+        const [stored] = (await stack.request({ method: 'GET', url: '/events' })).json();
+        expect(JSON.stringify(stored.payload)).to.equal(JSON.stringify(payload));
+      }));
+
+    it('answers 400 for invalid parameters', () =>
+      withStackOn(store, {}, async (stack) => {
+        for (const q of [
+          'limit=0',
+          'limit=1001',
+          'limit=x',
+          'after=-1',
+          'after=1.5',
+          'topic=',
+          'topic=a&topic=b',
+          'limit=1&limit=2',
+        ]) {
+          const res = await stack.request({ method: 'GET', url: `/events?${q}` });
+          expect(res.statusCode, q).to.equal(400);
+          expect(res.json().error.code).to.equal('invalid_query');
+        }
+      }));
+  });
+
+  describe(`health (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
+
+    it('answers /healthz and /readyz', () =>
+      withStackOn(store, {}, async (stack) => {
+        expect((await stack.request({ method: 'GET', url: '/healthz' })).statusCode).to.equal(200);
+        const ready = await stack.request({ method: 'GET', url: '/readyz' });
+        expect(ready.json()).to.deep.equal({ status: 'ready', checks: { redis: 'up', store: 'up' } });
+      }));
+  });
+}
 
 describe('counters mirror', () => {
   before(requireTool(REDIS_SERVER));
@@ -138,114 +264,5 @@ describe('counters mirror', () => {
         duplicate_dropped: 1,
         created_at: 1,
       });
-    }));
-});
-
-describe('GET /stats', () => {
-  before(requireTool(REDIS_SERVER));
-  it('reports counters, sorted topics, uptime, queue and live workers', () =>
-    withStack({ workers: 2 }, async (stack) => {
-      await stack.publish([makeEvent({ topic: 'zeta' }), makeEvent({ topic: 'alpha' })]);
-      const stats = await stack.settle(2);
-      expect(stats).to.have.all.keys(
-        'received',
-        'unique_processed',
-        'duplicate_dropped',
-        'topics',
-        'uptime_seconds',
-        'queue',
-        'partitions',
-        'workers',
-      );
-      expect(stats.topics).to.deep.equal(['alpha', 'zeta']);
-      expect(stats.uptime_seconds).to.be.a('number').at.least(0);
-      expect(stats.queue).to.deep.equal({ waiting: 0, active: 0, delayed: 0, failed: 0 });
-      expect(stats.partitions).to.deep.equal([{ partition: 0, waiting: 0, active: 0, delayed: 0, failed: 0 }]);
-      expectInvariants(stats);
-    }));
-
-  it('rebuilds the counters from the store when Redis lost them', () =>
-    withStack({}, async (stack) => {
-      const e = makeEvent();
-      await stack.publish([e, e, makeEvent({ topic: 'other' })]);
-      const before = await stack.settle(3);
-      await stack.redis.del(stack.keys.stats, stack.keys.topics);
-      const after = await stack.stats();
-      expect(after).to.deep.include({ received: 3, unique_processed: 2, duplicate_dropped: 1, topics: before.topics });
-      expect(after.uptime_seconds).to.be.at.least(before.uptime_seconds);
-    }));
-
-  it('keeps a job whose data is invalid as failed, visible in /stats', () =>
-    withStack({}, async (stack) => {
-      await stack.queue.add('batch', { events: [{ nope: true }] } as never, { attempts: 3 });
-      const failed = await waitForFailed(stack.stats);
-      expect(failed).to.equal(1);
-    }));
-});
-
-async function waitForFailed(stats: () => Promise<Stats>): Promise<number> {
-  const { waitUntil } = await import('./support/waitUntil.js');
-  return waitUntil(async () => (await stats()).queue.failed || false, { what: 'a failed job' });
-}
-
-describe('GET /events', () => {
-  before(requireTool(REDIS_SERVER));
-  it('lists unique events in seq order, filtered by topic, with Link pagination', () =>
-    withStack({}, async (stack) => {
-      const events = Array.from({ length: 7 }, (_, i) => makeEvent({ topic: i % 2 ? 'odd' : 'even' }));
-      await stack.publish(events);
-      await stack.settle(7);
-      const all = (await stack.request({ method: 'GET', url: '/events' })).json();
-      expect(all.map((e: Event) => e.event_id)).to.deep.equal(events.map((e) => e.event_id));
-      expect(all[0]).to.have.all.keys('topic', 'event_id', 'timestamp', 'source', 'payload', 'seq', 'processed_at');
-      const seqs = all.map((e: { seq: number }) => e.seq);
-      expect(seqs).to.deep.equal([...seqs].sort((a, b) => a - b));
-
-      const pages: string[][] = [];
-      let next: string | undefined = '/events?topic=even&limit=2';
-      while (next) {
-        const res = await stack.request({ method: 'GET', url: next });
-        pages.push(res.json().map((e: Event) => e.event_id));
-        next = /<([^>]+)>; rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
-      }
-      const even = events.filter((e) => e.topic === 'even').map((e) => e.event_id);
-      expect(pages).to.deep.equal([even.slice(0, 2), even.slice(2, 4)]);
-    }));
-
-  it('returns payloads exactly as stored', () =>
-    withStack({}, async (stack) => {
-      const payload = JSON.parse('{"__proto__":{"a":1},"big":1e308,"neg":-0.5,"nested":{"list":[true,null,"ü"]}}');
-      await stack.publish(makeEvent({ payload }));
-      await stack.settle(1);
-      const [stored] = (await stack.request({ method: 'GET', url: '/events' })).json();
-      expect(JSON.stringify(stored.payload)).to.equal(JSON.stringify(payload));
-    }));
-
-  it('answers 400 for invalid parameters', () =>
-    withStack({}, async (stack) => {
-      for (const q of [
-        'limit=0',
-        'limit=1001',
-        'limit=x',
-        'after=-1',
-        'after=1.5',
-        'topic=',
-        'topic=a&topic=b',
-        'limit=1&limit=2',
-      ]) {
-        const res = await stack.request({ method: 'GET', url: `/events?${q}` });
-        expect(res.statusCode, q).to.equal(400);
-        expect(res.json().error.code).to.equal('invalid_query');
-      }
-    }));
-});
-
-describe('health', () => {
-  before(requireTool(REDIS_SERVER));
-  it('answers /healthz and /readyz', () =>
-    withStack({}, async (stack) => {
-      expect((await stack.request({ method: 'GET', url: '/healthz' })).statusCode).to.equal(200);
-      const ready = await stack.request({ method: 'GET', url: '/readyz' });
-      expect(ready.json()).to.deep.equal({ status: 'ready', checks: { redis: 'up', store: 'up' } });
     }));
 });

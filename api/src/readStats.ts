@@ -38,9 +38,11 @@ async function countersAndTopics(deps: StatsDeps) {
     deps.redis.smembers(deps.keys.topics),
   ]);
   if (mirror) {
-    // Redis may have lost topics while keeping newer counters (a wipe followed by a job).
-    const storedTopics = await deps.store.read((store) => store.countTopics()).catch(() => undefined);
-    if (storedTopics === undefined || storedTopics === topics.length) return { ...mirror, topics };
+    // Redis may have lost topics while keeping newer counters (a wipe followed by a job). A store
+    // that cannot be read fails the request (503 store_unavailable), as /events does: the mirror
+    // alone cannot tell whether it is whole.
+    const storedTopics = await deps.store.read((store) => store.countTopics());
+    if (storedTopics === topics.length) return { ...mirror, topics };
   }
   return deps.store.read(async (store) => {
     const { counters } = await resyncFromStore(deps.redis, deps.keys, store);

@@ -5,9 +5,9 @@
  * exactly like a crash. With the variable unset every `hit` is a no-op function call.
  */
 export const FAILPOINT_NAMES = [
-  /** Worker: after the fast-path claim, before the SQLite transaction. */
+  /** Worker: after the fast-path claim, before the store's transaction. */
   'worker.after-fastpath',
-  /** Worker: after the SQLite commit, before the fast-path commit marks and the counters. */
+  /** Worker: after the store's commit, before the fast-path commit marks and the counters. */
   'worker.after-commit',
   /** Worker: after the counters are published, before the job is acknowledged. */
   'worker.after-counters',

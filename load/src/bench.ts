@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '@aggregator/common';
+import { type EventStoreReader, openStoreReader } from '@aggregator/store';
 import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilings.js';
 import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
 import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
@@ -13,10 +15,11 @@ import { type LocalStack, startLocalStack } from './stack/localStack.js';
 
 const HELP = `npm run bench -- [options]
 
-Starts a fresh stack (private redis-server, temp SQLite, API replicas, workers as processes),
-drives it with a lean HTTP load generator, waits until every event is stored and counted, checks
-the counters are exact, and prints a table and one JSON line (CPU µs/event: the CPU time each part
-used, divided by the events of the mode).
+Starts a fresh stack (private redis-server, temp SQLite or a private PostgreSQL, API replicas,
+workers as processes), drives it with a lean HTTP load generator, waits until every event is
+stored and counted, checks the counters are exact, and prints a table and one JSON line (CPU
+µs/event: the CPU time each part used, divided by the events of the mode; store is the
+PostgreSQL server, all its processes; SQLite's work is inside the workers').
 
   --modes LIST        batch,single,lag,query,ceiling (comma-separated; default all of them,
                       in this order)
@@ -35,6 +38,10 @@ used, divided by the events of the mode).
   --query-seconds N   duration of query mode                      default 5
   --apis N            API replicas (node cluster on one port)     default 1
   --workers N         worker processes                            default 1
+  --store S           sqlite, or postgres: a private PostgreSQL (durable, as SQLite
+                      is with its default SQLITE_SYNCHRONOUS=FULL), or the database
+                      at DATABASE_URL when set (its CPU is then not measured)
+                                                                  default sqlite
   --fill N            store N events (batches, duplicates as --dup) before the modes, to
                       measure ingest and queries on a large store
   --smoke             tiny run for CI: correctness, not speed
@@ -64,6 +71,12 @@ interface ModeResult {
   cpuUsPerEvent: CpuSample & { total: number };
 }
 
+/** What a mode needs of the stack: its processes, and a reader of its store. */
+interface Bench {
+  stack: LocalStack;
+  store: EventStoreReader;
+}
+
 async function stats(url: string) {
   const res = await fetch(`${url}/stats`);
   return (await res.json()) as {
@@ -85,7 +98,7 @@ async function settle(url: string, receivedTarget: number, timeoutMs: number) {
 }
 
 async function runMode(
-  stack: LocalStack,
+  { stack, store }: Bench,
   mode: 'batch' | 'single' | 'lag' | 'fill',
   opts: {
     events: number;
@@ -100,14 +113,19 @@ async function runMode(
   const url = stack.url;
   const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
   const before = await stats(url);
-  const seqBefore = maxSeq(stack.env.SQLITE_PATH as string);
+  const seqBefore = await maxSeq(store);
   const requests = Math.ceil(opts.events / opts.batch);
   // Bodies built before the CPU is sampled keep their building out of the figures (the fill is too
   // big to hold), but their timestamps are from before the run: lag is measured only where bodies
   // are built as they are sent.
   const pregenerate = mode === 'batch' || mode === 'single';
   const bodies = pregenerate ? Array.from({ length: requests }, () => factory.body(opts.batch)) : undefined;
-  const pids = { api: stack.api.pid, workers: stack.workers.map((w) => w.pid), redis: stack.redis?.child.pid };
+  const pids = {
+    api: stack.api.pid,
+    workers: stack.workers.map((w) => w.pid),
+    redis: stack.redis?.child.pid,
+    store: stack.postgres?.server?.child.pid,
+  };
   // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
   // a core in the API and the generator.
   const cpuBefore = sampleCpu(pids);
@@ -126,7 +144,13 @@ async function runMode(
   const seconds = (performance.now() - started) / 1000;
   const cpuAfter = sampleCpu(pids);
   const perEvent = (part: keyof CpuSample) => Math.round(((cpuAfter[part] - cpuBefore[part]) * 1e6) / sent);
-  const cpu = { load: perEvent('load'), api: perEvent('api'), worker: perEvent('worker'), redis: perEvent('redis') };
+  const cpu = {
+    load: perEvent('load'),
+    api: perEvent('api'),
+    worker: perEvent('worker'),
+    redis: perEvent('redis'),
+    store: perEvent('store'),
+  };
   const d = {
     received: after.received - before.received,
     unique: after.unique_processed - before.unique_processed,
@@ -135,7 +159,7 @@ async function runMode(
   const failures = load.errors + load.non2xx + load.timeouts;
   const exact =
     failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
-  const lag = pregenerate ? undefined : storedLagMs(stack.env.SQLITE_PATH as string, seqBefore);
+  const lag = pregenerate ? undefined : await storedLagMs(store, seqBefore);
   return {
     mode,
     events: sent,
@@ -147,7 +171,7 @@ async function runMode(
     lagP50Ms: lag?.p50 ?? null,
     lagP99Ms: lag?.p99 ?? null,
     exact,
-    cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis },
+    cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
     detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
   };
 }
@@ -165,6 +189,7 @@ async function main(): Promise<void> {
       'lag-seconds': { type: 'string' },
       apis: { type: 'string', default: '1' },
       workers: { type: 'string', default: '1' },
+      store: { type: 'string', default: 'sqlite' },
       smoke: { type: 'boolean', default: false },
       fill: { type: 'string' },
       profile: { type: 'string' },
@@ -194,14 +219,29 @@ async function main(): Promise<void> {
     if (!['ceiling', 'batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
   }
 
+  const storeKind = values.store;
+  if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error('--store must be sqlite or postgres');
+
   const dir = mkdtempSync(join(tmpdir(), 'aggregator-bench-'));
+  // A private PostgreSQL runs as the "postgres" user when we are root: it must enter the directory.
+  if (storeKind === 'postgres') chmodSync(dir, 0o755);
   const stack = await startLocalStack({
     apis: num('apis', values.apis, 1, 1, 16),
     workers: num('workers', values.workers, 1, 1, 16),
     port: await freePort(),
     dataDir: dir,
+    store: storeKind,
+    databaseUrl: process.env.DATABASE_URL || undefined,
     nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : undefined,
   });
+  let store: EventStoreReader;
+  try {
+    store = await openStoreReader(loadConfig({ ...stack.env, DATABASE_POOL_SIZE: '2' }));
+  } catch (e: unknown) {
+    await stack.stop();
+    throw e;
+  }
+  const bench: Bench = { stack, store };
   const results: ModeResult[] = [];
   let queries: (QueryResult & { storedEvents: number }) | undefined;
   let ceilings: Ceilings | undefined;
@@ -213,7 +253,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     for (let filled = 0; filled < fill; ) {
       const chunk = Math.min(FILL_CHUNK, fill - filled);
-      const r = await runMode(stack, 'fill', { events: chunk, batch, dup, connections: 16, ids });
+      const r = await runMode(bench, 'fill', { events: chunk, batch, dup, connections: 16, ids });
       if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
       filled += r.events;
       const rate = Math.round(filled / ((performance.now() - started) / 1000));
@@ -227,6 +267,10 @@ async function main(): Promise<void> {
         if (mode === modes.at(-1)) redisMb = await redisMemoryMb(stack.redisUrl);
         ceilings = await measureCeilings({
           dir,
+          postgres: stack.postgres && {
+            adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
+            serverPid: stack.postgres.server?.child.pid,
+          },
           redisUrl: stack.redisUrl,
           redisPid: stack.redis?.child.pid,
           requests: smoke ? 300 : 20_000,
@@ -237,7 +281,7 @@ async function main(): Promise<void> {
         });
       } else if (mode === 'batch') {
         results.push(
-          await runMode(stack, 'batch', {
+          await runMode(bench, 'batch', {
             events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
             batch,
             dup,
@@ -247,7 +291,7 @@ async function main(): Promise<void> {
           }),
         );
       } else if (mode === 'single') {
-        const r = await runMode(stack, 'single', {
+        const r = await runMode(bench, 'single', {
           events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
           batch: 1,
           dup,
@@ -259,13 +303,14 @@ async function main(): Promise<void> {
         results.push(r);
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
-        const q = await runQueries(stack.url, 8, maxSeq(stack.env.SQLITE_PATH as string), seconds);
-        queries = { ...q, storedEvents: maxSeq(stack.env.SQLITE_PATH as string) };
+        const stored = await maxSeq(store);
+        const q = await runQueries(stack.url, 8, stored, seconds);
+        queries = { ...q, storedEvents: stored };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
         results.push(
-          await runMode(stack, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client, ids }),
+          await runMode(bench, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client, ids }),
         );
       }
     }
@@ -274,6 +319,7 @@ async function main(): Promise<void> {
       workerPeakRssMb: stack.workers.map((w) => peakRssMb(w.pid)),
       redisMb: redisMb ?? (await redisMemoryMb(stack.redisUrl)),
     };
+    process.stdout.write(`store: ${describeBenchStore(stack)}, workers: ${stack.workers.length}\n`);
     printTable(results, memory);
     for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
@@ -282,13 +328,22 @@ async function main(): Promise<void> {
           `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
       );
     }
-    process.stdout.write(`${JSON.stringify({ results, queries, memory, ceilings })}\n`);
+    const setup = { store: storeKind, workers: stack.workers.length, apis: num('apis', values.apis, 1, 1, 16) };
+    process.stdout.write(`${JSON.stringify({ setup, results, queries, memory, ceilings })}\n`);
     const ceilingErrors = ceilings?.http.reduce((sum, h) => sum + h.errors, 0) ?? 0;
     if (!results.every((r) => r.exact) || (queries?.errors ?? 0) > 0 || ceilingErrors > 0) process.exitCode = 1;
   } finally {
+    await store.close();
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function describeBenchStore(stack: LocalStack): string {
+  if (!stack.postgres) return 'SQLite (temp file)';
+  return stack.postgres.server
+    ? 'PostgreSQL (private server; store CPU = postmaster and all its processes)'
+    : 'PostgreSQL at DATABASE_URL (its CPU is not measured: store = 0)';
 }
 
 function printTable(results: ModeResult[], memory: Record<string, unknown>): void {
@@ -302,7 +357,7 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       'lag p50',
       'lag p99',
       'errors',
-      'CPU µs/event (load+api+worker+redis)',
+      'CPU µs/event (load+api+worker+redis+store)',
       'exact',
     ],
     ...results.map((r) => [
@@ -314,7 +369,9 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       r.lagP50Ms === null ? '–' : `${r.lagP50Ms} ms`,
       r.lagP99Ms === null ? '–' : `${r.lagP99Ms} ms`,
       String(r.errors),
-      (({ load, api, worker, redis, total }) => `${total} (${load}+${api}+${worker}+${redis})`)(r.cpuUsPerEvent),
+      (({ load, api, worker, redis, store, total }) => `${total} (${load}+${api}+${worker}+${redis}+${store})`)(
+        r.cpuUsPerEvent,
+      ),
       r.exact ? 'yes' : `NO (${r.detail})`,
     ]),
   ];

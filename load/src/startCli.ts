@@ -6,8 +6,9 @@ const HELP = `npm start -- [options]
 
 Runs the service locally as plain processes: a private redis-server (AOF on, data under
 --data) unless REDIS_URL is set, API replicas on one port, and worker processes sharing one
-SQLite file. Ctrl-C stops everything cleanly; the next start finds all earlier data again.
-One stack per data directory: another start on the same --data is refused while this one runs.
+store: a SQLite file, or a PostgreSQL database (--store postgres). Ctrl-C stops everything
+cleanly; the next start finds all earlier data again. One stack per data directory: another
+start on the same --data is refused while this one runs.
 
 Options:
   --api N        API replicas sharing the port (node cluster)    default 1
@@ -15,7 +16,13 @@ Options:
   --port P       HTTP port                                       default PORT or 8080
   --host H       interface the API listens on                    default HOST or 127.0.0.1
                  (0.0.0.0: every interface; set API_TOKEN and READ_TOKEN then)
-  --data DIR     data directory (SQLite file, Redis AOF)         default ./data
+  --data DIR     data directory (SQLite file, Redis AOF, private
+                 PostgreSQL cluster)                             default ./data
+  --store S      sqlite: one file under --data; postgres: the
+                 database at DATABASE_URL when set, else a
+                 private PostgreSQL under --data/postgres        default sqlite,
+                                                                 postgres when
+                                                                 DATABASE_URL is set
   -h, --help     this text
 
 Every other setting comes from the environment (see the README's configuration table).`;
@@ -28,6 +35,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: process.env.PORT ?? '8080' },
       host: { type: 'string', default: process.env.HOST || '127.0.0.1' },
       data: { type: 'string', default: './data' },
+      store: { type: 'string', default: process.env.DATABASE_URL ? 'postgres' : 'sqlite' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -42,6 +50,13 @@ async function main(): Promise<void> {
     }
     return n;
   };
+  if (values.store !== 'sqlite' && values.store !== 'postgres') {
+    throw new Error(`--store must be sqlite or postgres, got "${values.store}"`);
+  }
+  // The services read DATABASE_URL from the environment they inherit: it would win over SQLite.
+  if (values.store === 'sqlite' && process.env.DATABASE_URL) {
+    throw new Error('--store sqlite, but DATABASE_URL is set (it selects PostgreSQL): unset it');
+  }
   // Handlers first: a signal that arrives while the stack starts (or just as the banner is
   // printed) must stop it cleanly too, not kill the launcher and leave its processes behind.
   let stack: LocalStack | undefined;
@@ -66,6 +81,8 @@ async function main(): Promise<void> {
     host: values.host,
     dataDir: values.data,
     redisUrl: process.env.REDIS_URL || undefined,
+    store: values.store,
+    databaseUrl: process.env.DATABASE_URL || undefined,
     echo: true,
   });
   if (stopping) {
@@ -74,7 +91,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\naggregator is up on ${stack.url} (listening on ${formatAddress(stack.address)}, ${reachOf(stack.address.address)}; ` +
-      `redis ${stack.redisUrl}); Ctrl-C stops it\n\n`,
+      `redis ${stack.redisUrl}${stack.postgres ? `, postgres ${stack.postgres.url}` : ''}); Ctrl-C stops it\n\n`,
   );
   const warning = exposureWarning(stack.address, {
     apiToken: process.env.API_TOKEN,

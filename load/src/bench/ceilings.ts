@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Event, loadConfig } from '@aggregator/common';
-import { applyBatch, openStoreWriter } from '@aggregator/store';
+import { applyBatch, openStoreWriter, type StoreConfig } from '@aggregator/store';
 import Database from 'better-sqlite3';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ManagedChild } from '../stack/childProcess.js';
+import { createDatabase, dropDatabase } from '../stack/postgresServer.js';
 import { API_NODE_FLAGS } from '../stack/services.js';
 import { createEventFactory } from './eventFactory.js';
 import { runHttpLoad } from './httpLoad.js';
-import { cpuSeconds, selfCpuSeconds } from './measure.js';
+import { cpuSeconds, selfCpuSeconds, treeCpuSeconds } from './measure.js';
 
 /**
  * What this machine allows without the service, measured in the same run as the modes (a VM's
@@ -24,8 +25,8 @@ import { cpuSeconds, selfCpuSeconds } from './measure.js';
  *   answer here, with the generator on the same cores.
  * - sqlite: the same events into a table with only the primary key (WAL, synchronous FULL, as the
  *   store), 1,000 rows per transaction: SQLite itself.
- * - store: the worker's SQLite writer alone (four B-trees per row, counters, topics), 1,000 events
- *   per transaction.
+ * - store: the worker's store writer alone (SQLite: four B-trees per row, counters, topics; or
+ *   PostgreSQL, in a database of its own on the bench's server), 1,000 events per transaction.
  * - redis: `redis-benchmark -P 16 -t set` against the stack's Redis (AOF on), when the tool is
  *   installed; and the Redis CPU of one `SET NX EX` of a new key, the command at the heart of the
  *   fast-path claim, pipelined from ioredis.
@@ -39,7 +40,16 @@ import { cpuSeconds, selfCpuSeconds } from './measure.js';
 export interface Ceilings {
   http: HttpCeiling[];
   sqlite: { rows: number; rowsPerSecond: number };
-  store: { events: number; rows: number; eventsPerSecond: number; rowsPerSecond: number; cpuUsPerEvent: number };
+  /** `cpuUsPerEvent` is this process's; `serverCpuUsPerEvent` the PostgreSQL server's (0 for SQLite). */
+  store: {
+    kind: 'sqlite' | 'postgres';
+    events: number;
+    rows: number;
+    eventsPerSecond: number;
+    rowsPerSecond: number;
+    cpuUsPerEvent: number;
+    serverCpuUsPerEvent: number;
+  };
   /** `benchmarkSetsPerSecond` is null when redis-benchmark is not installed. */
   redis: { benchmarkSetsPerSecond: number | null; setNx: number; redisCpuUsPerSetNx: number };
   bullmq: { jobs: number; jobsPerSecond: number; cpuUsPerJob: { node: number; redis: number } };
@@ -58,6 +68,11 @@ export interface HttpCeiling {
 export interface CeilingOptions {
   /** For the store's temp file. */
   dir: string;
+  /**
+   * PostgreSQL: the store ceiling writes into a new database on the server of `adminUrl` (whose
+   * user may create databases), whose CPU is measured through `serverPid` when it is local.
+   */
+  postgres?: { adminUrl: string; serverPid: number | undefined };
   redisUrl: string;
   redisPid: number | undefined;
   /** Requests per no-op server. */
@@ -167,26 +182,37 @@ function sqliteCeiling(options: CeilingOptions, chunks: readonly Event[][]): Cei
   }
 }
 
-/** The store's writer alone, one transaction per chunk (a separate file: the same pairs are new to it). */
+/** The store's writer alone, one transaction per chunk (a store of its own: the same pairs are new to it). */
 async function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Promise<Ceilings['store']> {
+  const postgres = options.postgres;
   const path = join(options.dir, 'ceiling-store.db');
-  const store = await openStoreWriter(loadConfig({ SQLITE_PATH: path }));
+  const database = `ceiling_store_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const config: StoreConfig = postgres
+    ? loadConfig({ DATABASE_URL: await createDatabase(postgres.adminUrl, database) })
+    : loadConfig({ SQLITE_PATH: path });
   try {
-    const cpu = selfCpuSeconds();
-    const started = performance.now();
-    let rows = 0;
-    for (const events of chunks) rows += (await applyBatch(store, randomUUID(), events)).inserted;
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      events: options.events,
-      rows,
-      eventsPerSecond: Math.round(options.events / seconds),
-      rowsPerSecond: Math.round(rows / seconds),
-      cpuUsPerEvent: us(selfCpuSeconds() - cpu, options.events),
-    };
+    const store = await openStoreWriter(config);
+    try {
+      const cpu = { node: selfCpuSeconds(), server: treeCpuSeconds(postgres?.serverPid) };
+      const started = performance.now();
+      let rows = 0;
+      for (const events of chunks) rows += (await applyBatch(store, randomUUID(), events)).inserted;
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        kind: postgres ? 'postgres' : 'sqlite',
+        events: options.events,
+        rows,
+        eventsPerSecond: Math.round(options.events / seconds),
+        rowsPerSecond: Math.round(rows / seconds),
+        cpuUsPerEvent: us(selfCpuSeconds() - cpu.node, options.events),
+        serverCpuUsPerEvent: us(treeCpuSeconds(postgres?.serverPid) - cpu.server, options.events),
+      };
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
-    removeDatabase(path);
+    if (postgres) await dropDatabase(postgres.adminUrl, database);
+    else removeDatabase(path);
   }
 }
 
@@ -308,8 +334,9 @@ export function describeCeilings(c: Ceilings): string[] {
         `p50 ${h.p50Ms} ms, p99 ${h.p99Ms} ms, CPU µs/request ${h.cpuUsPerRequest.server} server + ${h.cpuUsPerRequest.load} generator, errors ${h.errors}`,
     ),
     `ceiling: SQLite, a table with only the primary key, ${CHUNK} rows per transaction: ${n(c.sqlite.rowsPerSecond)} rows/s`,
-    `ceiling: the store alone, ${CHUNK} events per transaction: ${n(c.store.eventsPerSecond)} events/s ` +
-      `(${n(c.store.rowsPerSecond)} rows/s), ${c.store.cpuUsPerEvent} µs CPU per event`,
+    `ceiling: the ${c.store.kind === 'postgres' ? 'PostgreSQL' : 'SQLite'} store alone, ${CHUNK} events per transaction: ` +
+      `${n(c.store.eventsPerSecond)} events/s (${n(c.store.rowsPerSecond)} rows/s), ${c.store.cpuUsPerEvent} µs CPU per event` +
+      (c.store.kind === 'postgres' ? ` + ${c.store.serverCpuUsPerEvent} µs in PostgreSQL` : ''),
     `ceiling: Redis: redis-benchmark -P 16 SET ${c.redis.benchmarkSetsPerSecond === null ? 'not installed' : `${n(c.redis.benchmarkSetsPerSecond)} requests/s`}; ` +
       `a pipelined SET NX EX of a new key costs ${c.redis.redisCpuUsPerSetNx} µs of Redis CPU`,
     `ceiling: BullMQ no-op jobs (addBulk of ${CHUNK}, one worker, concurrency 16): ${n(c.bullmq.jobsPerSecond)} jobs/s, ` +

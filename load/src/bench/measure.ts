@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type { EventStoreReader } from '@aggregator/store';
 import { Redis } from 'ioredis';
 
 /** Peak resident set size of a process in MB (VmHWM), or NaN when unknown. */
@@ -50,46 +50,66 @@ export function percentile(sorted: readonly number[], p: number): number {
  * Publish → stored lag of the events whose seq is above `afterSeq`: `processed_at` minus the
  * `timestamp` the generator stamped when it built the request (both on this machine's clock).
  */
-export function storedLagMs(sqlitePath: string, afterSeq: number): { p50: number; p99: number; count: number } {
-  const db = new Database(sqlitePath, { readonly: true });
-  try {
-    const rows = db.prepare('SELECT timestamp, processed_at FROM events WHERE seq > ?').all(afterSeq) as Array<{
-      timestamp: string;
-      processed_at: string;
-    }>;
-    const lags = rows.map((r) => Date.parse(r.processed_at) - Date.parse(r.timestamp)).sort((a, b) => a - b);
-    return { p50: percentile(lags, 50), p99: percentile(lags, 99), count: lags.length };
-  } finally {
-    db.close();
+export async function storedLagMs(
+  store: EventStoreReader,
+  afterSeq: number,
+): Promise<{ p50: number; p99: number; count: number }> {
+  const lags: number[] = [];
+  for (let after = afterSeq; ; ) {
+    const rows = await store.listEvents({ after, limit: 1000 });
+    if (rows.length === 0) break;
+    for (const r of rows) lags.push(Date.parse(r.processed_at) - Date.parse(r.timestamp));
+    after = (rows.at(-1) as { seq: number }).seq;
   }
+  lags.sort((a, b) => a - b);
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), count: lags.length };
 }
 
-export function maxSeq(sqlitePath: string): number {
-  const db = new Database(sqlitePath, { readonly: true });
+/** The highest seq stored: seq counts from 1 without gaps in both stores, so the number of events. */
+export function maxSeq(store: EventStoreReader): Promise<number> {
+  return store.countEvents();
+}
+
+/** `/proc/<pid>/stat`'s fields from the state on (field 3), or undefined when the process is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
-    return (db.prepare('SELECT coalesce(max(seq), 0) AS s FROM events').get() as { s: number }).s;
-  } finally {
-    db.close();
+    // The command name (field 2) may hold spaces: split after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
   }
 }
 
 /** CPU time (user + system) a process has used so far, in seconds, or 0 when it is gone. */
 export function cpuSeconds(pid: number | undefined): number {
+  const fields = pid === undefined ? undefined : statFields(pid);
+  // utime is field 14, stime 15.
+  return fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS : 0;
+}
+
+/**
+ * CPU time of a server and every process it forked, in seconds: its own, that of its children
+ * that have exited and been reaped (cutime and cstime, fields 16 and 17), and that of those still
+ * running. For PostgreSQL, whose postmaster forks a backend per connection and its background
+ * processes (WAL writer, checkpointer, autovacuum workers that come and go).
+ */
+export function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
-  try {
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
+  const fields = statFields(pid);
+  if (!fields) return 0;
+  const reaped = (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  const live = treePids(pid)
+    .slice(1)
+    .reduce((total, child) => total + cpuSeconds(child), 0);
+  return cpuSeconds(pid) + reaped + live;
 }
 
 /** `getconf CLK_TCK`: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
-export type CpuSample = Record<'load' | 'api' | 'worker' | 'redis', number>;
+/** CPU seconds of each part; `store` is the PostgreSQL server (SQLite works inside the workers). */
+export type CpuSample = Record<'load' | 'api' | 'worker' | 'redis' | 'store', number>;
 
 /** CPU time (user + system) this process has used so far, in seconds. */
 export function selfCpuSeconds(): number {
@@ -97,13 +117,22 @@ export function selfCpuSeconds(): number {
   return (user + system) / 1e6;
 }
 
-/** CPU seconds used so far by each part of the stack (the API's cluster replicas included). */
-export function sampleCpu(pids: { api: number | undefined; workers: Array<number | undefined>; redis?: number }) {
+/**
+ * CPU seconds used so far by each part of the stack (the API's cluster replicas included; the
+ * PostgreSQL server with all its processes, when `store` is its postmaster).
+ */
+export function sampleCpu(pids: {
+  api: number | undefined;
+  workers: Array<number | undefined>;
+  redis?: number;
+  store?: number;
+}) {
   const sum = (list: Array<number | undefined>) => list.reduce<number>((total, pid) => total + cpuSeconds(pid), 0);
   return {
     load: selfCpuSeconds(),
     api: sum(treePids(pids.api)),
     worker: sum(pids.workers),
     redis: cpuSeconds(pids.redis),
+    store: treeCpuSeconds(pids.store),
   } satisfies CpuSample;
 }

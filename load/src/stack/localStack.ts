@@ -3,6 +3,7 @@ import { isReadyMessage } from '@aggregator/common';
 import type { ManagedChild } from './childProcess.js';
 import { lockDataDir } from './dataDirLock.js';
 import { type ListenAddress, localUrl } from './listenAddress.js';
+import { type LocalPostgres, localPostgresDir, startLocalPostgres } from './localPostgres.js';
 import { type RedisServer, redisLogLevel, startRedisServer } from './redisServer.js';
 import { startApi, startWorker } from './services.js';
 
@@ -17,6 +18,13 @@ export interface LocalStackOptions {
   dataDir: string;
   /** Use this Redis instead of starting a private one. */
   redisUrl?: string;
+  /**
+   * `sqlite` (default): one file under `dataDir`. `postgres`: `databaseUrl` if given, else a
+   * private PostgreSQL whose cluster lives under `dataDir` (`postgresDir` to put it elsewhere).
+   */
+  store?: 'sqlite' | 'postgres';
+  databaseUrl?: string;
+  postgresDir?: string;
   /** More configuration for every process. */
   env?: Record<string, string>;
   echo?: boolean;
@@ -31,18 +39,24 @@ export interface LocalStack {
   readonly address: ListenAddress;
   readonly redisUrl: string;
   readonly redis: RedisServer | undefined;
+  /** The PostgreSQL store, when `store` is `postgres`. */
+  readonly postgres: LocalPostgres | undefined;
   readonly api: ManagedChild;
   readonly workers: ManagedChild[];
   readonly env: Record<string, string>;
   addWorker(): Promise<ManagedChild>;
-  /** Stops workers, then the API, then the private Redis (which writes its AOF); then releases the data directory. */
+  /**
+   * Stops workers, then the API, then the private Redis (which writes its AOF) and PostgreSQL;
+   * then releases the data directory.
+   */
   stop(): Promise<void>;
 }
 
 /**
  * The production topology as plain processes: a private `redis-server` (AOF on) unless a Redis
  * URL is given, `apis` API replicas on one port, and `workers` worker processes sharing one
- * SQLite file. Refuses (DataDirLockedError) while another stack holds the data directory.
+ * SQLite file, or one PostgreSQL database (`store: 'postgres'`). Refuses (DataDirLockedError)
+ * while another stack holds the data directory.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const dataDir = resolve(options.dataDir);
@@ -53,6 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const lock = await lockDataDir(dataDir, note);
   const workers: ManagedChild[] = [];
   let redis: RedisServer | undefined;
+  let postgres: LocalPostgres | undefined;
   try {
     redis = options.redisUrl
       ? undefined
@@ -64,10 +79,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         });
     if (redis?.child.pid) lock.record({ name: 'redis-server', pid: redis.child.pid, stopsWithLauncher: false });
     const redisUrl = options.redisUrl ?? (redis as RedisServer).url;
+    if (options.store === 'postgres') {
+      postgres = await startLocalPostgres({
+        databaseUrl: options.databaseUrl,
+        dir: options.postgresDir ?? localPostgresDir(dataDir),
+        echo: options.echo,
+      });
+    }
     const host = options.host ?? '127.0.0.1';
     const env: Record<string, string> = {
       REDIS_URL: redisUrl,
-      SQLITE_PATH: join(dataDir, 'aggregator.db'),
+      ...(postgres ? { DATABASE_URL: postgres.url } : { SQLITE_PATH: join(dataDir, 'aggregator.db') }),
       HOST: host,
       PORT: String(options.port),
       API_REPLICAS: String(options.apis),
@@ -107,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       address,
       redisUrl,
       redis,
+      postgres,
       api,
       workers,
       env,
@@ -114,13 +137,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       async stop() {
         await Promise.all(workers.map((w) => w.stop()));
         await api.stop();
-        await redis?.stop();
+        await Promise.all([redis?.stop(), postgres?.stop()]);
         lock.release();
       },
     };
   } catch (e) {
     await Promise.all(workers.map((w) => w.stop()));
-    await redis?.stop();
+    await Promise.all([redis?.stop(), postgres?.stop()]);
     lock.release();
     throw e;
   }

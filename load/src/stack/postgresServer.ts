@@ -23,10 +23,19 @@ export interface PostgresServer {
   /** URL of the `postgres` database, as the superuser `postgres` (trust authentication, loopback only). */
   readonly url: string;
   readonly port: number;
+  /** Where the cluster lives (its data directory is `dir/data`). */
+  readonly dir: string;
+  /** The running postmaster; a new process after `start()`. */
   readonly child: ManagedChild;
   /** A new, empty database on this server; returns its URL. */
   createDatabase(name: string): Promise<string>;
-  /** Fast shutdown (SIGINT: sessions are cut, the cluster is left consistent). */
+  /** Fast shutdown (SIGINT: sessions are cut, the cluster is left consistent), keeping the data. */
+  shutdown(): Promise<void>;
+  /** Starts the server again after `shutdown()`, on the same port and data; waits until it takes connections. */
+  start(): Promise<void>;
+  /** `shutdown()` then `start()`: what an operator's restart does to the sessions of the service. */
+  restart(): Promise<void>;
+  /** Fast shutdown, then removes the directory if it was a temp one. */
   stop(): Promise<void>;
   /** SIGKILL of the postmaster: a crash; the next start recovers from the WAL. */
   kill(): Promise<void>;
@@ -106,29 +115,44 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     max_connections: '200',
     ...(options.durable ? {} : { fsync: 'off', full_page_writes: 'off' }),
   };
-  const child = new ManagedChild({
-    name: `postgres:${port}`,
-    command: join(bin, 'postgres'),
-    args: ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
-    echo: options.echo,
-    ...user,
-  });
-  try {
-    await child.waitFor(/database system is ready to accept connections/, 30_000);
-  } catch (e: unknown) {
-    await child.kill();
-    throw e;
-  }
+  const launch = async () => {
+    const launched = new ManagedChild({
+      name: `postgres:${port}`,
+      command: join(bin, 'postgres'),
+      args: ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
+      echo: options.echo,
+      ...user,
+    });
+    try {
+      await launched.waitFor(/database system is ready to accept connections/, 30_000);
+    } catch (e: unknown) {
+      await launched.kill();
+      throw e;
+    }
+    return launched;
+  };
+  let child = await launch();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const cleanUp = () => {
-    if (temporary) rmSync(dir, { recursive: true, force: true });
+  const shutdown = () => child.stop(15_000, 'SIGINT');
+  const start = async () => {
+    if (child.running) throw new Error(`postgres:${port} is already running`);
+    child = await launch();
   };
   return {
     url,
     port,
-    child,
+    dir,
+    get child() {
+      return child;
+    },
     createDatabase: (name) => createDatabase(url, name),
-    stop: () => child.stop(15_000, 'SIGINT').finally(cleanUp),
+    shutdown,
+    start,
+    restart: () => shutdown().then(start),
+    stop: () =>
+      shutdown().finally(() => {
+        if (temporary) rmSync(dir, { recursive: true, force: true });
+      }),
     kill: () => child.kill(),
   };
 }

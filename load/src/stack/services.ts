@@ -27,6 +27,11 @@ export interface ServiceOptions {
   echo?: boolean;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /**
+   * Working directory (default: this process's). Relative paths in the configuration, such as
+   * the default `SQLITE_PATH`, resolve against it.
+   */
+  cwd?: string;
 }
 
 function spawnNode(entry: string, options: ServiceOptions, flags: readonly string[] = []): ManagedChild {
@@ -36,6 +41,7 @@ function spawnNode(entry: string, options: ServiceOptions, flags: readonly strin
     args: [...flags, ...(options.nodeArgs ?? []), entry],
     // The user's LOG_LEVEL too: readiness comes over IPC, not from the logs.
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     echo: options.echo,
     ipc: true,
   });

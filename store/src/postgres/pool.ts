@@ -52,23 +52,34 @@ export function createPool(options: PostgresOptions): pg.Pool {
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /**
- * Runs `fn` in a transaction on one connection of the pool. A connection whose rollback failed
- * (it was lost) is destroyed rather than returned to the pool.
+ * Runs `fn` in a transaction on one connection of the pool. A connection that failed (the server
+ * cut it: a restart, `pg_terminate_backend`) or whose rollback failed is destroyed rather than
+ * returned to the pool.
  */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The pool listens for errors only on idle connections: while this one is checked out, a
+  // connection cut by the server emits 'error' here, which without a listener would crash the
+  // process. The query in flight fails with it too, so recording it is enough.
   let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (e: unknown) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
+    if (!broken) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+    }
     throw e;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }
