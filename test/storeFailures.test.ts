@@ -45,7 +45,10 @@ describe('store failures (processes)', function () {
           throw new Error(`this test needs root to mount a tmpfs (as CI has): ${(e as Error).message}`);
         }
         try {
-          const worker = await stack.startWorker({ SQLITE_PATH: join(mountPoint, 'aggregator.db') });
+          const onSmallDisk = { SQLITE_PATH: join(mountPoint, 'aggregator.db') };
+          const worker = await stack.startWorker(onSmallDisk);
+          // The API reads the same store (/stats answers 503 while it cannot read its store).
+          await stack.restartApi(0, onSmallDisk);
           const big = Array.from({ length: 20 }, () => makeEvent({ payload: { blob: 'x'.repeat(100_000) } }));
           expect((await stack.publish(big)).status).to.equal(200);
           await worker.waitFor(/job failed: the disk holding the SQLite database is full; it will be retried/);
