@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createKeys, createRedis, quitRedis } from '@aggregator/common';
 import { EventSource, planEvents } from '@aggregator/load';
 import { expect } from 'chai';
-import { type ProcessStack, withProcessStack } from './support/processStack.js';
+import type { ProcessStack } from './support/processStack.js';
 import { produce } from './support/producer.js';
-import { requireTool } from './support/requireTool.js';
 import { listStoredPairs } from './support/storedPairs.js';
-import { REDIS_SERVER } from './support/tools.js';
+import { STORES, withProcessStackOn } from './support/stores.js';
 import { waitUntil } from './support/waitUntil.js';
 
 /** The load: at least 50,000 events, a fifth of them duplicates, paced so a kill finds jobs active. */
@@ -200,123 +199,128 @@ async function superviseChaos(
   }
 }
 
-describe('chaos (processes)', function () {
-  this.timeout(90_000);
-  before(requireTool(REDIS_SERVER));
+for (const store of STORES) {
+  describe(`chaos (processes, ${store.name})`, function () {
+    this.timeout(90_000);
+    before(function () {
+      store.require(this);
+    });
 
-  it('stores every acknowledged event exactly once with exact counters while workers, an API and Redis die under load', () =>
-    withProcessStack(
-      {
-        workers: 3,
-        apis: 2,
-        distinctApiPorts: true,
-        persistentRedis: true,
-        env: { WORKER_LOCK_MS: String(LOCK_MS), WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS) },
-      },
-      async (stack) => {
-        const started = performance.now();
-        const plan = planEvents({
-          runId: `chaos-${randomUUID().slice(0, 8)}`,
-          events: EVENTS,
-          dup: 0.2,
-          batch: 100,
-          topics: 4,
-        });
-        const over = new AbortController();
-        const inFlight = new Map<string, number>();
-        const schedule = new ChaosSchedule();
-        const chaos = superviseChaos(stack, schedule, over.signal, inFlight);
-        // Should the supervisor fail, stop the load too, so the failure is reported at once.
-        const stopLoad = new AbortController();
-        chaos.catch(() => stopLoad.abort());
-        let load: Awaited<ReturnType<typeof produce>>;
-        let figures: ChaosFigures;
-        try {
-          load = await produce({
-            urls: stack.apiUrls,
-            source: new EventSource(plan),
-            concurrency: 4,
-            eventsPerSecond: EVENTS_PER_SECOND,
-            stop: stopLoad.signal,
-            inFlight,
-            beforeBatch: (handedOut) => schedule.beforeBatch(handedOut),
+    it('stores every acknowledged event exactly once with exact counters while workers, an API and Redis die under load', () =>
+      withProcessStackOn(
+        store,
+        {
+          workers: 3,
+          apis: 2,
+          distinctApiPorts: true,
+          persistentRedis: true,
+          env: { WORKER_LOCK_MS: String(LOCK_MS), WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS) },
+        },
+        async (stack) => {
+          const started = performance.now();
+          const plan = planEvents({
+            runId: `chaos-${randomUUID().slice(0, 8)}`,
+            events: EVENTS,
+            dup: 0.2,
+            batch: 100,
+            topics: 4,
           });
-        } finally {
-          over.abort();
-          figures = await chaos;
-        }
-        const loadMs = performance.now() - started;
+          const over = new AbortController();
+          const inFlight = new Map<string, number>();
+          const schedule = new ChaosSchedule();
+          const chaos = superviseChaos(stack, schedule, over.signal, inFlight);
+          // Should the supervisor fail, stop the load too, so the failure is reported at once.
+          const stopLoad = new AbortController();
+          chaos.catch(() => stopLoad.abort());
+          let load: Awaited<ReturnType<typeof produce>>;
+          let figures: ChaosFigures;
+          try {
+            load = await produce({
+              urls: stack.apiUrls,
+              source: new EventSource(plan),
+              concurrency: 4,
+              eventsPerSecond: EVENTS_PER_SECOND,
+              stop: stopLoad.signal,
+              inFlight,
+              beforeBatch: (handedOut) => schedule.beforeBatch(handedOut),
+            });
+          } finally {
+            over.abort();
+            figures = await chaos;
+          }
+          const loadMs = performance.now() - started;
 
-        // Drain with every process up.
-        expect(stack.workers.filter((w) => w.running)).to.have.length(3);
-        expect(stack.apis.every((a) => a.running)).to.equal(true);
-        await waitUntil(
-          async () => {
-            const { queue } = await stack.stats();
-            return queue.waiting + queue.active + queue.delayed === 0;
-          },
-          { timeoutMs: 30_000, what: 'the queue to drain' },
-        );
-        // Read again: one reply takes the counters a moment before the queue counts, so a job
-        // finishing in between could leave the reply that saw the queue empty a step behind.
-        const stats = await stack.stats();
-        const stored = await listStoredPairs(stack.apiUrl);
-        const storedSet = new Set(stored);
+          // Drain with every process up.
+          expect(stack.workers.filter((w) => w.running)).to.have.length(3);
+          expect(stack.apis.every((a) => a.running)).to.equal(true);
+          await waitUntil(
+            async () => {
+              const { queue } = await stack.stats();
+              return queue.waiting + queue.active + queue.delayed === 0;
+            },
+            { timeoutMs: 30_000, what: 'the queue to drain' },
+          );
+          // Read again: one reply takes the counters a moment before the queue counts, so a job
+          // finishing in between could leave the reply that saw the queue empty a step behind.
+          const stats = await stack.stats();
+          const stored = await listStoredPairs(stack.apiUrl);
+          const storedSet = new Set(stored);
 
-        const lost = [...load.ackedPairs].filter((k) => !storedSet.has(k)).length;
-        const strangers = [...storedSet].filter((k) => !load.sentPairs.has(k)).length;
-        const doubleStored = stored.length - storedSet.size;
-        const counterError =
-          Math.abs(stats.unique_processed - storedSet.size) +
-          Math.abs(stats.unique_processed - load.ackedPairs.size) +
-          Math.abs(stats.received - stats.unique_processed - stats.duplicate_dropped);
-        const logs = stack.workers.flatMap((w) => w.lines);
-        const takeovers = figures.takeoversMs;
-        const strikes = [...figures.workerKills, ...figures.apiKills, ...figures.redisRestarts];
-        const killsWithJobsActive = figures.workerKills.filter((k) => k.jobsActive).length;
+          const lost = [...load.ackedPairs].filter((k) => !storedSet.has(k)).length;
+          const strangers = [...storedSet].filter((k) => !load.sentPairs.has(k)).length;
+          const doubleStored = stored.length - storedSet.size;
+          const counterError =
+            Math.abs(stats.unique_processed - storedSet.size) +
+            Math.abs(stats.unique_processed - load.ackedPairs.size) +
+            Math.abs(stats.received - stats.unique_processed - stats.duplicate_dropped);
+          const logs = stack.workers.flatMap((w) => w.lines);
+          const takeovers = figures.takeoversMs;
+          const strikes = [...figures.workerKills, ...figures.apiKills, ...figures.redisRestarts];
+          const killsWithJobsActive = figures.workerKills.filter((k) => k.jobsActive).length;
 
-        console.log(
-          [
-            '      chaos figures:',
-            `        events acknowledged     ${load.ackedEvents} (${load.ackedPairs.size} distinct pairs)`,
-            `        requests                ${load.requests} (${load.attempts} attempts)`,
-            `        retries                 ${load.retries} ${JSON.stringify(load.retriesByReason)}`,
-            `        uncertain attempts      ${load.uncertainEvents} events (no reply or a 5xx; re-sent)`,
-            `        received                ${stats.received} (acknowledged + ${stats.received - load.ackedEvents} enqueued twice)`,
-            `        worker kills            ${figures.workerKills.length} (${killsWithJobsActive} with jobs active)`,
-            `        API kills               ${figures.apiKills.length}`,
-            `        Redis restarts          ${figures.redisRestarts.length} (down ${Math.round(figures.redisDownMs)} ms)`,
-            `        last strike             at ${Math.max(...strikes.map((k) => k.handedOut))} of ${EVENTS} events sent`,
-            `        stalled jobs taken over ${logs.filter((l) => l.includes('"job stalled')).length}`,
-            `        job attempts retried    ${logs.filter((l) => l.includes('"job failed:')).length}`,
-            `        max takeover            ${takeovers.length ? Math.round(Math.max(...takeovers)) : '-'} ms (${takeovers.length} kills measured)`,
-            `        lost                    ${lost}`,
-            `        double-stored           ${doubleStored}`,
-            `        counter error           ${counterError}`,
-            `        duration                ${Math.round(performance.now() - started)} ms (load ${Math.round(loadMs)} ms)`,
-          ].join('\n'),
-        );
+          console.log(
+            [
+              '      chaos figures:',
+              `        events acknowledged     ${load.ackedEvents} (${load.ackedPairs.size} distinct pairs)`,
+              `        requests                ${load.requests} (${load.attempts} attempts)`,
+              `        retries                 ${load.retries} ${JSON.stringify(load.retriesByReason)}`,
+              `        uncertain attempts      ${load.uncertainEvents} events (no reply or a 5xx; re-sent)`,
+              `        received                ${stats.received} (acknowledged + ${stats.received - load.ackedEvents} enqueued twice)`,
+              `        worker kills            ${figures.workerKills.length} (${killsWithJobsActive} with jobs active)`,
+              `        API kills               ${figures.apiKills.length}`,
+              `        Redis restarts          ${figures.redisRestarts.length} (down ${Math.round(figures.redisDownMs)} ms)`,
+              `        last strike             at ${Math.max(...strikes.map((k) => k.handedOut))} of ${EVENTS} events sent`,
+              `        stalled jobs taken over ${logs.filter((l) => l.includes('"job stalled')).length}`,
+              `        job attempts retried    ${logs.filter((l) => l.includes('"job failed:')).length}`,
+              `        max takeover            ${takeovers.length ? Math.round(Math.max(...takeovers)) : '-'} ms (${takeovers.length} kills measured)`,
+              `        lost                    ${lost}`,
+              `        double-stored           ${doubleStored}`,
+              `        counter error           ${counterError}`,
+              `        duration                ${Math.round(performance.now() - started)} ms (load ${Math.round(loadMs)} ms)`,
+            ].join('\n'),
+          );
 
-        expect(figures.workerKills).to.have.length(WORKER_KILLS);
-        expect(figures.apiKills).to.have.length(1);
-        expect(figures.redisRestarts).to.have.length(1);
-        // Every kill struck while the load was being sent, and kills did cut into active work.
-        for (const strike of strikes) expect(strike.handedOut, 'events sent at a strike').to.be.below(EVENTS);
-        expect(killsWithJobsActive, 'worker kills that found jobs active').to.be.at.least(1);
-        expect(load.ackedEvents).to.equal(EVENTS);
-        expect(load.sentPairs.size, 'every request started was acknowledged').to.equal(load.ackedPairs.size);
-        expect(lost, 'acknowledged events missing from the store').to.equal(0);
-        expect(strangers, 'stored events nobody sent').to.equal(0);
-        expect(doubleStored, 'pairs stored twice').to.equal(0);
-        expect(stats.unique_processed).to.equal(storedSet.size);
-        expect(stats.unique_processed).to.equal(load.ackedPairs.size);
-        expect(stats.received).to.equal(stats.unique_processed + stats.duplicate_dropped);
-        expect(stats.received).to.be.within(load.ackedEvents, load.ackedEvents + load.uncertainEvents);
-        expect(stats.queue.failed).to.equal(0);
-        expect(stats.topics).to.have.length(4);
-        expect(logs.filter((l) => l.includes('job failed for good'))).to.deep.equal([]);
-        // Lock expiry, two stalled checks (mark, then move), a little work: well below 10 s.
-        for (const ms of takeovers) expect(ms).to.be.below(10_000);
-      },
-    ));
-});
+          expect(figures.workerKills).to.have.length(WORKER_KILLS);
+          expect(figures.apiKills).to.have.length(1);
+          expect(figures.redisRestarts).to.have.length(1);
+          // Every kill struck while the load was being sent, and kills did cut into active work.
+          for (const strike of strikes) expect(strike.handedOut, 'events sent at a strike').to.be.below(EVENTS);
+          expect(killsWithJobsActive, 'worker kills that found jobs active').to.be.at.least(1);
+          expect(load.ackedEvents).to.equal(EVENTS);
+          expect(load.sentPairs.size, 'every request started was acknowledged').to.equal(load.ackedPairs.size);
+          expect(lost, 'acknowledged events missing from the store').to.equal(0);
+          expect(strangers, 'stored events nobody sent').to.equal(0);
+          expect(doubleStored, 'pairs stored twice').to.equal(0);
+          expect(stats.unique_processed).to.equal(storedSet.size);
+          expect(stats.unique_processed).to.equal(load.ackedPairs.size);
+          expect(stats.received).to.equal(stats.unique_processed + stats.duplicate_dropped);
+          expect(stats.received).to.be.within(load.ackedEvents, load.ackedEvents + load.uncertainEvents);
+          expect(stats.queue.failed).to.equal(0);
+          expect(stats.topics).to.have.length(4);
+          expect(logs.filter((l) => l.includes('job failed for good'))).to.deep.equal([]);
+          // Lock expiry, two stalled checks (mark, then move), a little work: well below 10 s.
+          for (const ms of takeovers) expect(ms).to.be.below(10_000);
+        },
+      ));
+  });
+}
