@@ -85,6 +85,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         dir: options.postgresDir ?? localPostgresDir(dataDir),
         echo: options.echo,
       });
+      // A private server outlives a launcher that was SIGKILLed: the next start stops it, as it does
+      // the redis-server, before starting its own on the same directory.
+      const pid = postgres.server?.child.pid;
+      if (pid) lock.record({ name: 'postgres', pid, stopsWithLauncher: false });
     }
     const host = options.host ?? '127.0.0.1';
     const env: Record<string, string> = {
