@@ -60,5 +60,12 @@ export {
 } from './redis.js';
 export { observeRedis, warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
+export {
+  type PatternSegment,
+  parseTopicPattern,
+  type TopicPattern,
+  TopicPatternError,
+  topicRange,
+} from './topicPattern.js';
 export type * from './types.js';
 export { waitForReplicas } from './waitForReplicas.js';
