@@ -224,11 +224,7 @@ async function superviseChaos(
     const victim = await cluster.ownerOf(slot);
     await cluster.kill(victim);
     struck();
-    await waitUntil(async () => (await cluster.ownerOf(slot).catch(() => victim)) !== victim, {
-      what: "the dead master's replica promoted",
-      timeoutMs: 20_000,
-      intervalMs: 50,
-    });
+    await cluster.waitFailover(victim, slot);
     figures.failoverMs = performance.now() - figures.redisStruckAt;
     await cluster.restart(victim);
     await cluster.waitHealthy();
@@ -279,6 +275,8 @@ for (const { name, store, redis } of SETUPS) {
           const over = new AbortController();
           const inFlight = new Map<string, number>();
           const refusals: Array<{ at: number; status: number; retryAfter: string | null }> = [];
+          /** When each request got its 200 (`performance.now()`). */
+          const acks: number[] = [];
           const schedule = new ChaosSchedule();
           const chaos = superviseChaos(stack, schedule, over.signal, inFlight);
           // Should the supervisor fail, stop the load too, so the failure is reported at once.
@@ -295,6 +293,7 @@ for (const { name, store, redis } of SETUPS) {
               stop: stopLoad.signal,
               inFlight,
               onRefused: (status, retryAfter) => refusals.push({ at: performance.now(), status, retryAfter }),
+              onAcknowledged: () => acks.push(performance.now()),
               beforeBatch: (handedOut) => schedule.beforeBatch(handedOut),
             });
           } finally {
@@ -333,6 +332,11 @@ for (const { name, store, redis } of SETUPS) {
           const refusedAfterStrike = refusals.filter((r) => r.status === 503 && r.at >= figures.redisStruckAt);
           const lastRefusalMs = Math.max(0, ...refusedAfterStrike.map((r) => r.at - figures.redisStruckAt));
           const withoutRetryAfter = refusals.filter((r) => r.retryAfter === null);
+          // The longest time without a 200 from the strike on: how long publishing was held up.
+          const acksAfterStrike = [figures.redisStruckAt, ...acks.filter((t) => t >= figures.redisStruckAt)];
+          const longestNo200Ms = Math.max(
+            ...acksAfterStrike.slice(1).map((t, i) => t - (acksAfterStrike[i] as number)),
+          );
           const killsWithJobsActive = figures.workerKills.filter((k) => k.jobsActive).length;
 
           console.log(
@@ -349,6 +353,7 @@ for (const { name, store, redis } of SETUPS) {
                 ? `        masters SIGKILLed       ${figures.redisStrikes.length} (replica promoted after ${Math.round(figures.failoverMs)} ms, node back as a replica after ${Math.round(figures.redisDownMs)} ms)`
                 : `        Redis restarts          ${figures.redisStrikes.length} (down ${Math.round(figures.redisDownMs)} ms)`,
               `        503s after the strike   ${refusedAfterStrike.length} (the last ${Math.round(lastRefusalMs)} ms after it; ${withoutRetryAfter.length} refusals without Retry-After)`,
+              `        longest without a 200   ${Math.round(longestNo200Ms)} ms (from the strike on)`,
               `        last strike             at ${Math.max(...strikes.map((k) => k.handedOut))} of ${EVENTS} events sent`,
               `        stalled jobs taken over ${logs.filter((l) => l.includes('"job stalled')).length}`,
               `        job attempts retried    ${logs.filter((l) => l.includes('"job failed:')).length}`,

@@ -28,7 +28,13 @@ for (const { name, store, redis } of SETUPS) {
       store.require(this);
     });
 
-    for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
+    // On the cluster, the failpoint whose crash leaves claims behind in a partition's slot; the two
+    // later ones differ from it only in the store, which the cluster does not change (CI time).
+    const failpoints =
+      redis === 'cluster'
+        ? (['worker.after-fastpath'] as const)
+        : (['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const);
+    for (const failpoint of failpoints) {
       it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>
         withProcessStackOn(store, { redis, workers: 0, env: FAST_TAKEOVER }, async (stack) => {
           // A first batch goes through cleanly, so the crashing one also carries cross-batch duplicates.
