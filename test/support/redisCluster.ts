@@ -45,8 +45,8 @@ function redisCli(): string {
 
 /**
  * Starts 6 `redis-server --cluster-enabled yes` (AOF on, a short node timeout so failovers take
- * seconds, a rejoining replica synced at once), joins them with `redis-cli --cluster create … --cluster-replicas 1`, waits for
- * `cluster_state:ok` on all of them, runs `fn`, and stops every node.
+ * seconds, a rejoining replica synced at once), joins them with `redis-cli --cluster create …
+ * --cluster-replicas 1`, waits for `cluster_state:ok` on all of them, runs `fn`, and stops every node.
  */
 export async function withRedisCluster<T>(fn: (cluster: RedisClusterFixture) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
