@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createKeys, createRedis, quitRedis } from '@aggregator/common';
+import { createRedis, keySlot, keysFromConfig, loadConfig, quitRedis } from '@aggregator/common';
 import { EventSource, planEvents } from '@aggregator/load';
 import { expect } from 'chai';
 import type { ProcessStack } from './support/processStack.js';
 import { produce } from './support/producer.js';
 import { listStoredPairs } from './support/storedPairs.js';
-import { STORES, withProcessStackOn } from './support/stores.js';
+import { SETUPS, withProcessStackOn } from './support/stores.js';
 import { waitUntil } from './support/waitUntil.js';
 
 /** The load: at least 50,000 events, a fifth of them duplicates, paced so a kill finds jobs active. */
@@ -28,7 +28,13 @@ interface Strike {
 interface ChaosFigures {
   workerKills: Strike[];
   apiKills: Strike[];
-  redisRestarts: Strike[];
+  /** One Redis restarted, or one master of the cluster SIGKILLed. */
+  redisStrikes: Strike[];
+  /** When Redis was struck (`performance.now()`). */
+  redisStruckAt: number;
+  /** On a cluster: from the SIGKILL until another node owned the dead master's slots. */
+  failoverMs: number;
+  /** Until Redis was whole again (restarted; on a cluster, the dead node back as a replica). */
   redisDownMs: number;
   /** Per worker kill: time until every job active at the kill was done (not while Redis restarted). */
   takeoversMs: number[];
@@ -99,8 +105,10 @@ class ChaosSchedule {
 
 /**
  * Kills processes as the load progresses: a random worker at each of WORKER_KILLS evenly spaced
- * points (restarted at once), one API replica at 30 % (restarted on its port), and Redis at 60 %
- * (SIGTERM, so the AOF is complete, then started again on the same port and data directory).
+ * points (restarted at once), one API replica at 30 % (restarted on its port), and Redis at 60 %:
+ * one Redis with SIGTERM (so the AOF is complete), then started again on the same port and data
+ * directory; on a cluster, the master of partition 0 with SIGKILL, then (once its replica took
+ * over) started again, so it rejoins as a replica, as a supervisor would restart it.
  * Ends when every step has struck, or early when `over` aborts.
  */
 async function superviseChaos(
@@ -109,21 +117,34 @@ async function superviseChaos(
   over: AbortSignal,
   inFlight: ReadonlyMap<string, number>,
 ): Promise<ChaosFigures> {
-  const figures: ChaosFigures = { workerKills: [], apiKills: [], redisRestarts: [], redisDownMs: 0, takeoversMs: [] };
-  const keys = createKeys(stack.env.REDIS_PREFIX as string);
-  const jobs = `${keys.queues[0]?.bullPrefix}:${keys.queues[0]?.queueName}`;
-  const probe = createRedis(stack.redis.url, 'request', 'chaos-probe');
+  const figures: ChaosFigures = {
+    workerKills: [],
+    apiKills: [],
+    redisStrikes: [],
+    redisStruckAt: 0,
+    failoverMs: 0,
+    redisDownMs: 0,
+    takeoversMs: [],
+  };
+  const config = loadConfig(stack.env);
+  // Every partition's queue (one on one Redis unless the stack says otherwise).
+  const queues = keysFromConfig(config).queues.map((q) => `${q.bullPrefix}:${q.queueName}`);
+  const probe = createRedis(config, 'request', 'chaos-probe');
   probe.on('error', () => undefined);
   let redisEpoch = 0;
+  const activeJobs = async () =>
+    (await Promise.all(queues.map((q) => probe.llen(`${q}:active`)))).reduce((a, b) => a + b);
 
   /** Time until every job active right after the kill is gone (done jobs are removed from Redis). */
   const measureTakeover = async (killedAt: number) => {
     const epoch = redisEpoch;
     try {
-      const active = await probe.lrange(`${jobs}:active`, 0, -1);
+      const active = (
+        await Promise.all(queues.map(async (q) => (await probe.lrange(`${q}:active`, 0, -1)).map((id) => `${q}:${id}`)))
+      ).flat();
       await waitUntil(
         async () => {
-          const exists = await Promise.all(active.map((id) => probe.exists(`${jobs}:${id}`)));
+          const exists = await Promise.all(active.map((job) => probe.exists(job)));
           return exists.every((n) => n === 0);
         },
         { timeoutMs: 30_000, intervalMs: 20, what: 'the jobs of a killed worker to be done' },
@@ -146,7 +167,7 @@ async function superviseChaos(
       const victim = running[Math.floor(Math.random() * running.length)];
       if (!victim) throw new Error('no worker left to kill');
       // Strike while jobs are active, so the kill has a fair chance of cutting one off.
-      const jobsActive = await waitUntil(async () => (await probe.llen(`${jobs}:active`)) > 0, {
+      const jobsActive = await waitUntil(async () => (await activeJobs()) > 0, {
         timeoutMs: 2000,
         intervalMs: 2,
       }).catch(() => false);
@@ -180,14 +201,33 @@ async function superviseChaos(
     await stack.restartApi(index);
 
     if (!(await schedule.reached(redisAt, over))) return;
-    const down = performance.now();
     redisEpoch++;
-    await stack.redis.stop();
-    figures.redisRestarts.push({ handedOut: schedule.handedOut });
-    redisStop.struck.give();
-    await stack.restartRedis();
+    await strikeRedis(() => {
+      figures.redisStruckAt = performance.now();
+      figures.redisStrikes.push({ handedOut: schedule.handedOut });
+      redisStop.struck.give();
+    });
     redisEpoch++;
-    figures.redisDownMs = performance.now() - down;
+    figures.redisDownMs = performance.now() - figures.redisStruckAt;
+  };
+
+  /** Strikes Redis, calls `struck` at the blow, and resolves once Redis is whole again. */
+  const strikeRedis = async (struck: () => void) => {
+    const cluster = stack.cluster;
+    if (!cluster) {
+      await stack.redis.stop();
+      struck();
+      await stack.restartRedis();
+      return;
+    }
+    const slot = keySlot(queues[0] as string);
+    const victim = await cluster.ownerOf(slot);
+    await cluster.kill(victim);
+    struck();
+    await cluster.waitFailover(victim, slot);
+    figures.failoverMs = performance.now() - figures.redisStruckAt;
+    await cluster.restart(victim);
+    await cluster.waitHealthy();
   };
 
   try {
@@ -199,22 +239,29 @@ async function superviseChaos(
   }
 }
 
-for (const store of STORES) {
-  describe(`chaos (processes, ${store.name})`, function () {
-    this.timeout(90_000);
+for (const { name, store, redis } of SETUPS) {
+  describe(`chaos (processes, ${name})`, function () {
+    this.timeout(redis === 'cluster' ? 120_000 : 90_000);
     before(function () {
       store.require(this);
     });
 
-    it('stores every acknowledged event exactly once with exact counters while workers, an API and Redis die under load', () =>
+    const redisDies = redis === 'cluster' ? 'a Redis master' : 'Redis';
+    it(`stores every acknowledged event exactly once with exact counters while workers, an API and ${redisDies} die under load`, () =>
       withProcessStackOn(
         store,
         {
+          redis,
           workers: 3,
           apis: 2,
           distinctApiPorts: true,
           persistentRedis: true,
-          env: { WORKER_LOCK_MS: String(LOCK_MS), WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS) },
+          env: {
+            WORKER_LOCK_MS: String(LOCK_MS),
+            WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
+            // On the cluster, a 200 must survive the loss of the master that took the job.
+            ...(redis === 'cluster' ? { REDIS_WAIT_REPLICAS: '1' } : {}),
+          },
         },
         async (stack) => {
           const started = performance.now();
@@ -227,6 +274,9 @@ for (const store of STORES) {
           });
           const over = new AbortController();
           const inFlight = new Map<string, number>();
+          const refusals: Array<{ at: number; status: number; retryAfter: string | null }> = [];
+          /** When each request got its 200 (`performance.now()`). */
+          const acks: number[] = [];
           const schedule = new ChaosSchedule();
           const chaos = superviseChaos(stack, schedule, over.signal, inFlight);
           // Should the supervisor fail, stop the load too, so the failure is reported at once.
@@ -242,6 +292,8 @@ for (const store of STORES) {
               eventsPerSecond: EVENTS_PER_SECOND,
               stop: stopLoad.signal,
               inFlight,
+              onRefused: (status, retryAfter) => refusals.push({ at: performance.now(), status, retryAfter }),
+              onAcknowledged: () => acks.push(performance.now()),
               beforeBatch: (handedOut) => schedule.beforeBatch(handedOut),
             });
           } finally {
@@ -275,7 +327,16 @@ for (const store of STORES) {
             Math.abs(stats.received - stats.unique_processed - stats.duplicate_dropped);
           const logs = stack.workers.flatMap((w) => w.lines);
           const takeovers = figures.takeoversMs;
-          const strikes = [...figures.workerKills, ...figures.apiKills, ...figures.redisRestarts];
+          const strikes = [...figures.workerKills, ...figures.apiKills, ...figures.redisStrikes];
+          // Replies that refused a request once Redis was struck: the outage as producers saw it.
+          const refusedAfterStrike = refusals.filter((r) => r.status === 503 && r.at >= figures.redisStruckAt);
+          const lastRefusalMs = Math.max(0, ...refusedAfterStrike.map((r) => r.at - figures.redisStruckAt));
+          const withoutRetryAfter = refusals.filter((r) => r.retryAfter === null);
+          // The longest time without a 200 from the strike on: how long publishing was held up.
+          const acksAfterStrike = [figures.redisStruckAt, ...acks.filter((t) => t >= figures.redisStruckAt)];
+          const longestNo200Ms = Math.max(
+            ...acksAfterStrike.slice(1).map((t, i) => t - (acksAfterStrike[i] as number)),
+          );
           const killsWithJobsActive = figures.workerKills.filter((k) => k.jobsActive).length;
 
           console.log(
@@ -288,7 +349,11 @@ for (const store of STORES) {
               `        received                ${stats.received} (acknowledged + ${stats.received - load.ackedEvents} enqueued twice)`,
               `        worker kills            ${figures.workerKills.length} (${killsWithJobsActive} with jobs active)`,
               `        API kills               ${figures.apiKills.length}`,
-              `        Redis restarts          ${figures.redisRestarts.length} (down ${Math.round(figures.redisDownMs)} ms)`,
+              redis === 'cluster'
+                ? `        masters SIGKILLed       ${figures.redisStrikes.length} (replica promoted after ${Math.round(figures.failoverMs)} ms, node back as a replica after ${Math.round(figures.redisDownMs)} ms)`
+                : `        Redis restarts          ${figures.redisStrikes.length} (down ${Math.round(figures.redisDownMs)} ms)`,
+              `        503s after the strike   ${refusedAfterStrike.length} (the last ${Math.round(lastRefusalMs)} ms after it; ${withoutRetryAfter.length} refusals without Retry-After)`,
+              `        longest without a 200   ${Math.round(longestNo200Ms)} ms (from the strike on)`,
               `        last strike             at ${Math.max(...strikes.map((k) => k.handedOut))} of ${EVENTS} events sent`,
               `        stalled jobs taken over ${logs.filter((l) => l.includes('"job stalled')).length}`,
               `        job attempts retried    ${logs.filter((l) => l.includes('"job failed:')).length}`,
@@ -302,7 +367,11 @@ for (const store of STORES) {
 
           expect(figures.workerKills).to.have.length(WORKER_KILLS);
           expect(figures.apiKills).to.have.length(1);
-          expect(figures.redisRestarts).to.have.length(1);
+          expect(figures.redisStrikes).to.have.length(1);
+          expect(withoutRetryAfter, 'refusals without Retry-After').to.deep.equal([]);
+          // The failover was seen by producers as 503s, and the APIs recovered without a restart
+          // (every request ended in a 200 from the replicas started before it).
+          if (redis === 'cluster') expect(refusedAfterStrike.length, '503s during the failover').to.be.at.least(1);
           // Every kill struck while the load was being sent, and kills did cut into active work.
           for (const strike of strikes) expect(strike.handedOut, 'events sent at a strike').to.be.below(EVENTS);
           expect(killsWithJobsActive, 'worker kills that found jobs active').to.be.at.least(1);

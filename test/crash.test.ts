@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { ProcessStack } from './support/processStack.js';
 import { pairKey } from './support/producer.js';
 import { expectExactlyStored } from './support/storedPairs.js';
-import { STORES, withProcessStackOn } from './support/stores.js';
+import { SETUPS, withProcessStackOn } from './support/stores.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
@@ -21,16 +21,22 @@ function expectExact(stack: ProcessStack, distinct: Event[], received: number): 
 
 const FAST_TAKEOVER = { WORKER_LOCK_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500' };
 
-for (const store of STORES) {
-  describe(`crash consistency (failpoints, processes, ${store.name})`, function () {
+for (const { name, store, redis } of SETUPS) {
+  describe(`crash consistency (failpoints, processes, ${name})`, function () {
     this.timeout(60_000);
     before(function () {
       store.require(this);
     });
 
-    for (const failpoint of ['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const) {
+    // On the cluster, the failpoint whose crash leaves claims behind in a partition's slot; the two
+    // later ones differ from it only in the store, which the cluster does not change (CI time).
+    const failpoints =
+      redis === 'cluster'
+        ? (['worker.after-fastpath'] as const)
+        : (['worker.after-fastpath', 'worker.after-commit', 'worker.after-counters'] as const);
+    for (const failpoint of failpoints) {
       it(`loses nothing and counts nothing twice when a worker dies at ${failpoint}`, () =>
-        withProcessStackOn(store, { workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+        withProcessStackOn(store, { redis, workers: 0, env: FAST_TAKEOVER }, async (stack) => {
           // A first batch goes through cleanly, so the crashing one also carries cross-batch duplicates.
           await stack.startWorker();
           const first = mixedBatch(20);
@@ -50,7 +56,7 @@ for (const store of STORES) {
     }
 
     it('stores an event once when the API dies after the enqueue and the producer retries', () =>
-      withProcessStackOn(store, { apis: 0 }, async (stack) => {
+      withProcessStackOn(store, { redis, apis: 0 }, async (stack) => {
         const doomed = await stack.startApi({ AGGREGATOR_FAILPOINTS: 'api.after-enqueue:exit' });
         const batch = mixedBatch(20);
         const lost = await stack.publish(batch.events).then(
@@ -67,7 +73,7 @@ for (const store of STORES) {
       }));
 
     it('hands the jobs of a killed worker to another within the lock bound', () =>
-      withProcessStackOn(store, { workers: 0, env: FAST_TAKEOVER }, async (stack) => {
+      withProcessStackOn(store, { redis, workers: 0, env: FAST_TAKEOVER }, async (stack) => {
         // The doomed worker is alone when the job arrives, so it surely holds the job when it dies.
         const doomed = await stack.startWorker({ AGGREGATOR_FAILPOINTS: 'worker.after-fastpath:exit' });
         const batch = mixedBatch(10);
@@ -85,7 +91,7 @@ for (const store of STORES) {
       }));
 
     it('recovers by itself when Redis loses all its data while running (FLUSHALL)', () =>
-      withProcessStackOn(store, {}, async (stack) => {
+      withProcessStackOn(store, { redis }, async (stack) => {
         // Two topics that get no new events after the wipe must still be listed.
         const quiet = [makeEvent({ topic: 'quiet-a' }), makeEvent({ topic: 'quiet-b' })];
         await stack.publish(quiet);
@@ -94,10 +100,7 @@ for (const store of STORES) {
         await stack.publish(first.events);
         await stack.settle(2 + first.events.length);
 
-        const { Redis } = await import('ioredis');
-        const admin = new Redis(stack.redis.url);
-        await admin.flushall();
-        admin.disconnect();
+        await stack.flushRedis();
 
         // The same events again are all duplicates (the store decides), and new ones flow.
         const second = mixedBatch(10);

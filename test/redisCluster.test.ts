@@ -134,7 +134,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', function () {
           );
           expect(refused.headers.get('retry-after')).to.equal('1');
           expect(((await refused.json()) as { error: { code: string } }).error.code).to.equal('redis_unavailable');
-          await waitUntil(async () => !(await cluster.masters()).includes(victim), { what: 'the replica promoted' });
+          await cluster.waitFailover(victim, keySlot(`${queue.bullPrefix}:${queue.queueName}`));
           // The dead node comes back (as a supervisor would restart it) and rejoins as a replica.
           await cluster.restart(victim);
           await cluster.waitHealthy();

@@ -177,9 +177,16 @@ const KNOWN_FAILURES: Record<string, FailureClass> = {
   ENOSPC: { retryable: true, reason: 'the disk is full' },
 };
 
+/**
+ * Redis replies that refuse a write while reads still work: `OOM` (used memory above `maxmemory`
+ * with `noeviction`) and `READONLY` (the node is a replica, e.g. a master demoted in a failover).
+ */
+const REDIS_REFUSES_WRITES = /^(OOM|READONLY) /;
+
 // Failures that node-postgres and ioredis report with a message and no code.
 const KNOWN_MESSAGES: Array<[RegExp, FailureClass]> = [
   [/Connection is closed|Stream isn't writeable/, { retryable: true, reason: 'Redis is unreachable' }],
+  [REDIS_REFUSES_WRITES, { retryable: true, reason: 'Redis refuses writes (OOM at maxmemory, or READONLY replica)' }],
   [
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/,
     { retryable: true, reason: 'the PostgreSQL connection was lost' },
@@ -210,4 +217,9 @@ export function classifyFailure(error: Error): FailureClass & { code: string | u
 export function isTransientFailure(error: Error): boolean {
   const failure = classifyFailure(error);
   return failure.known && failure.retryable;
+}
+
+/** True when Redis refused a write but is up: out of memory at `maxmemory`, or a read-only replica. */
+export function isRedisWriteRefusal(error: Error): boolean {
+  return REDIS_REFUSES_WRITES.test(error.message);
 }

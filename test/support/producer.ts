@@ -27,6 +27,8 @@ export interface ProducerOptions<B extends { events: Event[] }> {
   policy?: RetryPolicy;
   /** Called with the events of every acknowledged request. */
   onAcknowledged?: (events: Event[]) => void;
+  /** Called on every reply that refused a request (429 or 5xx), with its `Retry-After` header. */
+  onRefused?: (status: number, retryAfter: string | null) => void;
   /** Kept up to date with the attempts in flight per address (to strike a replica while it is busy). */
   inFlight?: Map<string, number>;
   /**
@@ -57,7 +59,13 @@ const POLICY: RetryPolicy = { maxRetryMs: 60_000, baseDelayMs: 50, maxDelayMs: 1
 type Attempt = { ok: true } | { ok: false; reason: string; detail: string; uncertain: boolean; retryAfterMs?: number };
 
 /** One POST, classified as an at-least-once producer must see it. */
-async function attempt(url: string, body: string, timeoutMs: number, expected: number): Promise<Attempt> {
+async function attempt(
+  url: string,
+  body: string,
+  timeoutMs: number,
+  expected: number,
+  onRefused: ProducerOptions<{ events: Event[] }>['onRefused'],
+): Promise<Attempt> {
   let res: Response;
   let text: string;
   try {
@@ -79,6 +87,7 @@ async function attempt(url: string, body: string, timeoutMs: number, expected: n
     return { ok: true };
   }
   if (res.status === 429 || res.status >= 500) {
+    onRefused?.(res.status, res.headers.get('retry-after'));
     return {
       ok: false,
       reason: String(res.status),
@@ -136,7 +145,7 @@ export async function produce<B extends { events: Event[] }>(options: ProducerOp
         report.attempts++;
         const inFlight = options.inFlight;
         inFlight?.set(url, (inFlight.get(url) ?? 0) + 1);
-        const outcome = await attempt(url, body, timeoutMs, batch.events.length).finally(() =>
+        const outcome = await attempt(url, body, timeoutMs, batch.events.length, options.onRefused).finally(() =>
           inFlight?.set(url, (inFlight.get(url) ?? 1) - 1),
         );
         if (outcome.ok) break;

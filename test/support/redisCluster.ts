@@ -29,6 +29,12 @@ export interface RedisClusterFixture {
   kill(port: number): Promise<void>;
   /** Starts a killed node again, with its data and cluster config (it rejoins, as a replica). */
   restart(port: number): Promise<void>;
+  /**
+   * Waits until another node owns `slot` in place of the dead master `victim` (its replica was
+   * promoted). Not the same as `victim` missing from `masters()`, which it is already while
+   * merely suspected (`fail?`), seconds before the failover.
+   */
+  waitFailover(victim: number, slot: number, timeoutMs?: number): Promise<void>;
   /** Waits until every running node reports `cluster_state:ok` and agrees on the masters. */
   waitHealthy(timeoutMs?: number): Promise<void>;
 }
@@ -39,8 +45,8 @@ function redisCli(): string {
 
 /**
  * Starts 6 `redis-server --cluster-enabled yes` (AOF on, a short node timeout so failovers take
- * seconds), joins them with `redis-cli --cluster create … --cluster-replicas 1`, waits for
- * `cluster_state:ok` on all of them, runs `fn`, and stops every node.
+ * seconds, a rejoining replica synced at once), joins them with `redis-cli --cluster create …
+ * --cluster-replicas 1`, waits for `cluster_state:ok` on all of them, runs `fn`, and stops every node.
  */
 export async function withRedisCluster<T>(fn: (cluster: RedisClusterFixture) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
@@ -79,6 +85,10 @@ export async function withRedisCluster<T>(fn: (cluster: RedisClusterFixture) => 
           '',
           '--maxmemory-policy',
           'noeviction',
+          // Sync a new replica at once, not 5 s later (the default, waiting for more replicas to
+          // share the transfer): with REDIS_WAIT_REPLICAS a shard refuses until its replica is back.
+          '--repl-diskless-sync-delay',
+          '0',
         ],
       });
       nodes.set(port, child);
@@ -122,6 +132,13 @@ export async function withRedisCluster<T>(fn: (cluster: RedisClusterFixture) => 
       },
       async restart(port) {
         await start(port);
+      },
+      async waitFailover(victim, slot, timeoutMs = 20_000) {
+        await waitUntil(async () => (await fixture.ownerOf(slot).catch(() => victim)) !== victim, {
+          what: `a replica promoted in place of the master on port ${victim}`,
+          timeoutMs,
+          intervalMs: 50,
+        });
       },
       async waitHealthy(timeoutMs = 30_000) {
         await waitUntil(

@@ -42,6 +42,25 @@ export const STORES: readonly TestStore[] = [
   },
 ];
 
+/**
+ * Where a process-level suite runs: a store, and one redis-server or a Redis Cluster (3 masters,
+ * 3 replicas, `QUEUE_PARTITIONS=4`). Every store runs on one Redis; the cluster runs with SQLite
+ * only, since what it changes (queues, fast path and counters spread over shards, failovers) sits
+ * in front of the store and is the same whichever store is behind.
+ */
+export interface TestSetup {
+  name: string;
+  store: TestStore;
+  redis: 'single' | 'cluster';
+}
+
+const [SQLITE] = STORES as [TestStore];
+
+export const SETUPS: readonly TestSetup[] = [
+  ...STORES.map((store) => ({ name: store.name, store, redis: 'single' as const })),
+  { name: `${SQLITE.name}, Redis Cluster`, store: SQLITE, redis: 'cluster' },
+];
+
 /** `withProcessStack` (real entrypoints as child processes) on a fresh store of `store`'s kind. */
 export function withProcessStackOn<T>(
   store: TestStore,

@@ -1,4 +1,11 @@
-import { type Event, type QueueKeys, type Redis, withScripts } from '@aggregator/common';
+import {
+  coerceError,
+  type Event,
+  isRedisWriteRefusal,
+  type QueueKeys,
+  type Redis,
+  withScripts,
+} from '@aggregator/common';
 
 /**
  * The Redis fast path of one worker (see common/src/lua/fastPathClaim.ts for the protocol): each
@@ -24,8 +31,19 @@ export class FastPath {
   /**
    * Claims the keys for `jobId`; returns, per key, the id of the job that claimed it before, or
    * `''` when `jobId` claimed it now.
+   *
+   * Fails soft when Redis refuses writes (OOM at `maxmemory`, or READONLY while a failover demotes
+   * the node): returns `undefined`, "nothing known", and the store's primary key decides every
+   * event of the job, as it does for events nobody claimed. That is always safe, since a claim only
+   * ever lets an event be skipped whose row another applied job stored; it keeps events flowing into
+   * the store instead of failing the job before it. Any other error (Redis down) is thrown.
    */
-  claim(dedupKeys: readonly string[], jobId: string): Promise<string[]> {
-    return this.#scripts.fastPathClaim(dedupKeys.length, ...dedupKeys, jobId, this.ttlSeconds);
+  async claim(dedupKeys: readonly string[], jobId: string): Promise<string[] | undefined> {
+    try {
+      return await this.#scripts.fastPathClaim(dedupKeys.length, ...dedupKeys, jobId, this.ttlSeconds);
+    } catch (thrown: unknown) {
+      if (isRedisWriteRefusal(coerceError(thrown))) return undefined;
+      throw thrown;
+    }
   }
 }

@@ -27,7 +27,7 @@ export interface ProcessDeps {
  * Handles one job: the pure core of the worker.
  *
  * 1. Fast path: claim the pairs in Redis with `SET NX`, learning which job claimed each pair
- *    first (one round trip).
+ *    first (one round trip); nothing is learnt when Redis refuses writes (the store decides).
  * 2. Store: in one transaction (shared with other jobs that arrive at once: group commit),
  *    record the job as applied, count as duplicates the events first claimed by another job that
  *    the store has applied (their rows are stored), insert the others (the primary key decides),
