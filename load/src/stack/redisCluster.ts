@@ -169,9 +169,30 @@ export async function startRedisCluster(options: RedisClusterOptions): Promise<R
       ...['--cluster-replicas', String(replicas), '--cluster-yes'],
     ]);
     await cluster.waitHealthy();
+    await waitReplicasOnline(cluster, replicas, 30_000);
     return cluster;
   } catch (e) {
     await stop();
     throw e;
+  }
+}
+
+/**
+ * Waits until every master has its replicas attached and past their first full sync
+ * (`state=online` in `INFO replication`): until then WAIT (REDIS_WAIT_REPLICAS) cannot succeed and
+ * a measurement would include the initial sync.
+ */
+async function waitReplicasOnline(cluster: RedisCluster, replicasPerMaster: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const masters = await cluster.masters();
+    const online = await Promise.all(
+      masters.map(
+        async (port) => ((await cluster.cli(port, 'info', 'replication')).match(/state=online/g) ?? []).length,
+      ),
+    );
+    if (online.every((n) => n >= replicasPerMaster)) return;
+    if (Date.now() > deadline) throw new Error(`replicas not online after ${timeoutMs} ms: ${online.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
