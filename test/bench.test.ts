@@ -6,8 +6,20 @@ import { REDIS_SERVER } from './support/tools.js';
 
 /** The JSON line the bench prints last (the parts the tests read). */
 interface BenchReport {
-  setup: { store: string };
-  results: Array<{ mode: string; exact: boolean; errors: number; cpuUsPerEvent: Record<string, number> }>;
+  setup: { store: string; matrix?: boolean };
+  results: Array<{
+    mode: string;
+    exact: boolean;
+    errors: number;
+    cpuUsPerEvent: Record<string, number>;
+    redisNodes: Array<{ port: number; role: string; cpuUsPerEvent: number }>;
+    // The matrix's (--partitions, --redis) only.
+    redis?: string;
+    partitions?: number;
+    shardsUsPerEvent?: number[];
+    mastersUsPerEvent?: number;
+    maxShardShare?: number;
+  }>;
   queries: { errors: number };
   memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
   ceilings: {
@@ -76,5 +88,37 @@ describe('npm run bench (smoke)', function () {
     expect(report.queries.errors).to.equal(0);
     expect(report.ceilings.store).to.include({ kind: 'postgres', rows: 1600 });
     expect(report.ceilings.store.serverCpuUsPerEvent).to.be.above(0);
+  });
+
+  it('runs --partitions 4 --redis cluster on a private 3-master + 3-replica cluster, and measures each shard', async () => {
+    const report = await runBench(['--partitions', '4', '--redis', 'cluster']);
+    expect(report.setup.matrix).to.equal(true);
+    expect(report.results.map((r) => [r.redis, r.partitions, r.mode])).to.deep.equal([['cluster', 4, 'batch']]);
+    const [r] = report.results;
+    if (!r) throw new Error('no result');
+    expect(r).to.include({ exact: true, errors: 0 });
+    expect(r.redisNodes.map((n) => n.role).sort()).to.deep.equal([
+      'master',
+      'master',
+      'master',
+      'replica',
+      'replica',
+      'replica',
+    ]);
+    expect(new Set(r.redisNodes.map((n) => n.port)).size).to.equal(6);
+    // Four partitions on three masters: at least two shards worked for the events.
+    const shards = r.shardsUsPerEvent ?? [];
+    expect(shards).to.have.length(3);
+    expect(shards.filter((us) => us > 0)).to.have.length.at.least(2);
+    expect(r.mastersUsPerEvent).to.be.closeTo(
+      shards.reduce((a, b) => a + b, 0),
+      0.01,
+    );
+    expect(r.maxShardShare).to.be.within(1 / 3, 1);
+    // The redis part of the CPU is every node's, masters and replicas.
+    expect(r.cpuUsPerEvent.redis).to.be.closeTo(
+      r.redisNodes.reduce((total, n) => total + n.cpuUsPerEvent, 0),
+      1,
+    );
   });
 });

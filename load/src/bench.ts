@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '@aggregator/common';
-import { type EventStoreReader, openStoreReader } from '@aggregator/store';
+import { type BenchStackOptions, withBenchStack } from './bench/benchStack.js';
 import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilings.js';
-import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
-import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
+import { describeCpu, formatTable } from './bench/formatTable.js';
+import { maxSeq, peakRssMb, redisMemoryMb, treePids } from './bench/measure.js';
+import { printMatrix, runPartitionMatrix } from './bench/partitionMatrix.js';
 import { type QueryResult, runQueries } from './bench/queryLoad.js';
-import { runLoad } from './bench/runLoad.js';
-import { freePort } from './stack/freePort.js';
-import { type LocalStack, startLocalStack } from './stack/localStack.js';
+import { type Bench, type ModeResult, runMode } from './bench/runMode.js';
+import type { LocalStack } from './stack/localStack.js';
 
 const HELP = `npm run bench -- [options]
 
@@ -44,6 +39,16 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
                                                                   default sqlite
   --fill N            store N events (batches, duplicates as --dup) before the modes, to
                       measure ingest and queries on a large store
+  --partitions LIST   QUEUE_PARTITIONS to run, comma-separated (e.g. 1,4,8)    default 1
+  --redis LIST        single (one private redis-server) and/or cluster (a private Redis
+                      Cluster: 3 masters + a replica each, AOF on every node)  default single
+                      With either of these two the bench runs a matrix: a fresh stack for every
+                      topology × P, the modes batch (default) and/or single only, and prints one
+                      table, side by side: events/s, the Redis CPU µs per event of the masters
+                      (from INFO cpu), of each shard (= master), the busiest shard's share of it,
+                      and the replicas'
+  --wait-replicas N   REDIS_WAIT_REPLICAS on the cluster: 0 (default) or 1 (each shard has
+                      one replica); the single Redis has none to wait for and runs with 0
   --smoke             tiny run for CI: correctness, not speed
   --profile DIR       write a V8 CPU profile of every service process into DIR
   --ids STYLE         ordered (default: <run>-<n>, like UUIDv7/ULID) or random (like
@@ -54,132 +59,13 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
 /** Events per fill chunk: well under the default MAX_QUEUE_DEPTH of 1,000,000. */
 const FILL_CHUNK = 500_000;
 
-interface ModeResult {
-  mode: string;
-  events: number;
-  requests: number;
-  errors: number;
-  eventsPerSecond: number;
-  publishP50Ms: number;
-  publishP99Ms: number;
-  /** Publish → stored, from the time each body was built: only in modes that build it at send time. */
-  lagP50Ms: number | null;
-  lagP99Ms: number | null;
-  exact: boolean;
-  detail: string;
-  /** CPU microseconds per event spent by each part (load is the generator, this process). */
-  cpuUsPerEvent: CpuSample & { total: number };
-}
-
-/** What a mode needs of the stack: its processes, and a reader of its store. */
-interface Bench {
-  stack: LocalStack;
-  store: EventStoreReader;
-}
-
-async function stats(url: string) {
-  const res = await fetch(`${url}/stats`);
-  return (await res.json()) as {
-    received: number;
-    unique_processed: number;
-    duplicate_dropped: number;
-    queue: { waiting: number; active: number; delayed: number; failed: number };
-  };
-}
-
-async function settle(url: string, receivedTarget: number, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await stats(url);
-    if (s.received >= receivedTarget && s.queue.waiting + s.queue.active + s.queue.delayed === 0) return s;
-    if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function runMode(
-  { stack, store }: Bench,
-  mode: 'batch' | 'single' | 'lag' | 'fill',
-  opts: {
-    events: number;
-    batch: number;
-    dup: number;
-    connections: number;
-    rate?: number;
-    client?: 'lean' | 'autocannon';
-    ids?: IdStyle;
-  },
-): Promise<ModeResult> {
-  const url = stack.url;
-  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
-  const before = await stats(url);
-  const seqBefore = await maxSeq(store);
-  const requests = Math.ceil(opts.events / opts.batch);
-  // Bodies built before the CPU is sampled keep their building out of the figures (the fill is too
-  // big to hold), but their timestamps are from before the run: lag is measured only where bodies
-  // are built as they are sent.
-  const pregenerate = mode === 'batch' || mode === 'single';
-  const bodies = pregenerate ? Array.from({ length: requests }, () => factory.body(opts.batch)) : undefined;
-  const pids = {
-    api: stack.api.pid,
-    workers: stack.workers.map((w) => w.pid),
-    redis: stack.redis?.child.pid,
-    store: stack.postgres?.server?.child.pid,
-  };
-  // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
-  // a core in the API and the generator.
-  const cpuBefore = sampleCpu(pids);
-  const started = performance.now();
-  const load = await runLoad(factory, {
-    url,
-    requests,
-    batch: opts.batch,
-    connections: opts.connections,
-    rate: opts.rate,
-    bodies,
-    client: opts.client,
-  });
-  const sent = factory.generated;
-  const after = await settle(url, before.received + sent, Math.max(300_000, sent));
-  const seconds = (performance.now() - started) / 1000;
-  const cpuAfter = sampleCpu(pids);
-  const perEvent = (part: keyof CpuSample) => Math.round(((cpuAfter[part] - cpuBefore[part]) * 1e6) / sent);
-  const cpu = {
-    load: perEvent('load'),
-    api: perEvent('api'),
-    worker: perEvent('worker'),
-    redis: perEvent('redis'),
-    store: perEvent('store'),
-  };
-  const d = {
-    received: after.received - before.received,
-    unique: after.unique_processed - before.unique_processed,
-    duplicates: after.duplicate_dropped - before.duplicate_dropped,
-  };
-  const failures = load.errors + load.non2xx + load.timeouts;
-  const exact =
-    failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
-  const lag = pregenerate ? undefined : await storedLagMs(store, seqBefore);
-  return {
-    mode,
-    events: sent,
-    requests: load.requests,
-    errors: failures,
-    eventsPerSecond: Math.round(sent / seconds),
-    publishP50Ms: load.latencyP50,
-    publishP99Ms: load.latencyP99,
-    lagP50Ms: lag?.p50 ?? null,
-    lagP99Ms: lag?.p99 ?? null,
-    exact,
-    cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
-    detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
-  };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      modes: { type: 'string', default: 'batch,single,lag,query,ceiling' },
+      modes: { type: 'string' },
+      partitions: { type: 'string' },
+      redis: { type: 'string' },
+      'wait-replicas': { type: 'string' },
       'query-seconds': { type: 'string' },
       events: { type: 'string' },
       batch: { type: 'string', default: '100' },
@@ -210,57 +96,75 @@ async function main(): Promise<void> {
   const smoke = values.smoke;
   const dup = num('dup', values.dup, 0.2, 0, 0.99);
   const batch = num('batch', values.batch, 100, 1, 10_000);
-  const client = values.client;
-  if (client !== 'lean' && client !== 'autocannon') throw new Error('--client must be lean or autocannon');
-  const ids = values.ids;
-  if (ids !== 'ordered' && ids !== 'random') throw new Error('--ids must be ordered or random');
-  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'ceiling' | 'batch' | 'single' | 'lag' | 'query'>;
-  for (const m of modes) {
-    if (!['ceiling', 'batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
-  }
-
-  const storeKind = values.store;
-  if (storeKind !== 'sqlite' && storeKind !== 'postgres') throw new Error('--store must be sqlite or postgres');
-
-  const dir = mkdtempSync(join(tmpdir(), 'aggregator-bench-'));
-  // A private PostgreSQL runs as the "postgres" user when we are root: it must enter the directory.
-  if (storeKind === 'postgres') chmodSync(dir, 0o755);
-  const stack = await startLocalStack({
+  const client = oneOf('client', values.client, ['lean', 'autocannon'] as const);
+  const ids = oneOf('ids', values.ids, ['ordered', 'random'] as const);
+  const storeKind = oneOf('store', values.store, ['sqlite', 'postgres'] as const);
+  const stackOptions = {
     apis: num('apis', values.apis, 1, 1, 16),
     workers: num('workers', values.workers, 1, 1, 16),
-    port: await freePort(),
-    dataDir: dir,
     store: storeKind,
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : undefined,
-  });
-  let store: EventStoreReader;
-  try {
-    store = await openStoreReader(loadConfig({ ...stack.env, DATABASE_POOL_SIZE: '2' }));
-  } catch (e: unknown) {
-    await stack.stop();
-    throw e;
+    profile: values.profile,
+  } satisfies Partial<BenchStackOptions>;
+  const setup = { store: storeKind, workers: stackOptions.workers, apis: stackOptions.apis };
+  const connections = (fallback: number, smokeFallback: number) =>
+    num('connections', values.connections, smoke ? smokeFallback : fallback, 1, 1024);
+  const modeOptions = (mode: 'batch' | 'single') =>
+    mode === 'batch'
+      ? {
+          events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
+          batch,
+          dup,
+          connections: connections(16, 4),
+          client,
+          ids,
+        }
+      : {
+          events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
+          batch: 1,
+          dup,
+          connections: connections(64, 8),
+          client,
+          ids,
+        };
+
+  if (values.partitions !== undefined || values.redis !== undefined || values['wait-replicas'] !== undefined) {
+    const modes = listOption('modes', values.modes ?? 'batch', ['batch', 'single'] as const);
+    const topologies = listOption('redis', values.redis ?? 'single', ['single', 'cluster'] as const);
+    const partitions = (values.partitions ?? '1').split(',').map((p) => num('partitions', p.trim(), 1, 1, 256));
+    const results = await runPartitionMatrix({
+      topologies,
+      partitions,
+      modes,
+      stack: stackOptions,
+      waitReplicas: num('wait-replicas', values['wait-replicas'], 0, 0, 1),
+      mode: modeOptions,
+      progress: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      `store: ${storeKind}, apis: ${setup.apis}, workers: ${setup.workers}; cluster = 3 masters + 3 replicas, ` +
+        'each shard = one master; Redis CPU from INFO cpu, µs per event of the whole run\n',
+    );
+    printMatrix(results, (line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(`${JSON.stringify({ setup: { ...setup, matrix: true }, results })}\n`);
+    if (!results.every((r) => r.exact)) process.exitCode = 1;
+    return;
   }
-  const bench: Bench = { stack, store };
-  const results: ModeResult[] = [];
-  let queries: (QueryResult & { storedEvents: number }) | undefined;
-  let ceilings: Ceilings | undefined;
-  let redisMb: { used: number; peak: number } | undefined;
-  try {
+
+  const modes = listOption('modes', values.modes ?? 'batch,single,lag,query,ceiling', [
+    'batch',
+    'single',
+    'lag',
+    'query',
+    'ceiling',
+  ] as const);
+  await withBenchStack({ ...stackOptions, redis: 'single', partitions: 1 }, async (bench, dir) => {
+    const { stack, store } = bench;
+    const results: ModeResult[] = [];
+    let queries: (QueryResult & { storedEvents: number }) | undefined;
+    let ceilings: Ceilings | undefined;
+    let redisMb: { used: number; peak: number } | undefined;
     let singlePeak = 0;
-    const fill = num('fill', values.fill, 0, 0, 1e9);
-    // In chunks that stay under MAX_QUEUE_DEPTH: the generator does not retry a 429 as a producer would.
-    const started = performance.now();
-    for (let filled = 0; filled < fill; ) {
-      const chunk = Math.min(FILL_CHUNK, fill - filled);
-      const r = await runMode(bench, 'fill', { events: chunk, batch, dup, connections: 16, ids });
-      if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
-      filled += r.events;
-      const rate = Math.round(filled / ((performance.now() - started) / 1000));
-      process.stdout.write(
-        `filled ${filled}/${fill} events (${rate} events/s so far, this chunk ${r.eventsPerSecond})\n`,
-      );
-    }
+    await fillStore(bench, num('fill', values.fill, 0, 0, 1e9), { batch, dup, ids });
     for (const mode of modes) {
       if (mode === 'ceiling') {
         // Its keys and jobs are not the service's: when it runs last, Redis's memory is read before it.
@@ -274,32 +178,14 @@ async function main(): Promise<void> {
           redisUrl: stack.redisUrl,
           redisPid: stack.redis?.child.pid,
           requests: smoke ? 300 : 20_000,
-          connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
+          connections: connections(64, 8),
           events: smoke ? 2000 : 200_000,
           jobs: smoke ? 200 : 20_000,
           dup,
         });
-      } else if (mode === 'batch') {
-        results.push(
-          await runMode(bench, 'batch', {
-            events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
-            batch,
-            dup,
-            connections: num('connections', values.connections, smoke ? 4 : 16, 1, 1024),
-            client,
-            ids,
-          }),
-        );
-      } else if (mode === 'single') {
-        const r = await runMode(bench, 'single', {
-          events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
-          batch: 1,
-          dup,
-          connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
-          client,
-          ids,
-        });
-        singlePeak = r.eventsPerSecond;
+      } else if (mode === 'batch' || mode === 'single') {
+        const r = await runMode(bench, mode, modeOptions(mode));
+        if (mode === 'single') singlePeak = r.eventsPerSecond;
         results.push(r);
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
@@ -328,14 +214,39 @@ async function main(): Promise<void> {
           `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
       );
     }
-    const setup = { store: storeKind, workers: stack.workers.length, apis: num('apis', values.apis, 1, 1, 16) };
     process.stdout.write(`${JSON.stringify({ setup, results, queries, memory, ceilings })}\n`);
     const ceilingErrors = ceilings?.http.reduce((sum, h) => sum + h.errors, 0) ?? 0;
     if (!results.every((r) => r.exact) || (queries?.errors ?? 0) > 0 || ceilingErrors > 0) process.exitCode = 1;
-  } finally {
-    await store.close();
-    await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** An option whose value is one of `allowed`. */
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!allowed.includes(raw as T)) throw new Error(`--${name}: "${raw}" is not one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+/** A comma-separated option whose every item is one of `allowed`. */
+function listOption<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
+  return raw.split(',').map((item) => oneOf(name, item.trim(), allowed));
+}
+
+/** Stores `events` events before the modes, in chunks under MAX_QUEUE_DEPTH: the generator does not retry a 429 as a producer would. */
+async function fillStore(
+  bench: Bench,
+  events: number,
+  opts: { batch: number; dup: number; ids: 'ordered' | 'random' },
+): Promise<void> {
+  const started = performance.now();
+  for (let filled = 0; filled < events; ) {
+    const chunk = Math.min(FILL_CHUNK, events - filled);
+    const r = await runMode(bench, 'fill', { ...opts, events: chunk, connections: 16 });
+    if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
+    filled += r.events;
+    const rate = Math.round(filled / ((performance.now() - started) / 1000));
+    process.stdout.write(
+      `filled ${filled}/${events} events (${rate} events/s so far, this chunk ${r.eventsPerSecond})\n`,
+    );
   }
 }
 
@@ -369,14 +280,11 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       r.lagP50Ms === null ? '–' : `${r.lagP50Ms} ms`,
       r.lagP99Ms === null ? '–' : `${r.lagP99Ms} ms`,
       String(r.errors),
-      (({ load, api, worker, redis, store, total }) => `${total} (${load}+${api}+${worker}+${redis}+${store})`)(
-        r.cpuUsPerEvent,
-      ),
+      describeCpu(r.cpuUsPerEvent),
       r.exact ? 'yes' : `NO (${r.detail})`,
     ]),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  for (const row of rows) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
+  for (const line of formatTable(rows)) process.stdout.write(`${line}\n`);
   process.stdout.write(`memory: ${JSON.stringify(memory)}\n`);
 }
 

@@ -17,5 +17,11 @@ export {
   postgresBinDir,
   startPostgresServer,
 } from './stack/postgresServer.js';
+export {
+  type ClusterNodeProcess,
+  type RedisCluster,
+  type RedisClusterOptions,
+  startRedisCluster,
+} from './stack/redisCluster.js';
 export { type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
 export { API_NODE_FLAGS, ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './stack/services.js';

@@ -118,21 +118,16 @@ export function selfCpuSeconds(): number {
 }
 
 /**
- * CPU seconds used so far by each part of the stack (the API's cluster replicas included; the
- * PostgreSQL server with all its processes, when `store` is its postmaster).
+ * CPU seconds used so far by each process part of the stack (the API's cluster replicas included;
+ * the PostgreSQL server with all its processes, when `store` is its postmaster). Redis's, per
+ * node, come from `INFO cpu` (bench/redisNodes.ts).
  */
-export function sampleCpu(pids: {
-  api: number | undefined;
-  workers: Array<number | undefined>;
-  redis?: number;
-  store?: number;
-}) {
+export function sampleCpu(pids: { api: number | undefined; workers: Array<number | undefined>; store?: number }) {
   const sum = (list: Array<number | undefined>) => list.reduce<number>((total, pid) => total + cpuSeconds(pid), 0);
   return {
     load: selfCpuSeconds(),
     api: sum(treePids(pids.api)),
     worker: sum(pids.workers),
-    redis: cpuSeconds(pids.redis),
     store: treeCpuSeconds(pids.store),
-  } satisfies CpuSample;
+  } satisfies Omit<CpuSample, 'redis'>;
 }

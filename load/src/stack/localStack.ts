@@ -4,6 +4,7 @@ import type { ManagedChild } from './childProcess.js';
 import { lockDataDir } from './dataDirLock.js';
 import { type ListenAddress, localUrl } from './listenAddress.js';
 import { type LocalPostgres, localPostgresDir, startLocalPostgres } from './localPostgres.js';
+import { type RedisCluster, startRedisCluster } from './redisCluster.js';
 import { type RedisServer, redisLogLevel, startRedisServer } from './redisServer.js';
 import { startApi, startWorker } from './services.js';
 
@@ -18,6 +19,11 @@ export interface LocalStackOptions {
   dataDir: string;
   /** Use this Redis instead of starting a private one. */
   redisUrl?: string;
+  /**
+   * `single` (default): one private redis-server. `cluster`: a private Redis Cluster of 3 masters
+   * with a replica each (AOF on every node), given to every process as REDIS_CLUSTER_NODES.
+   */
+  redis?: 'single' | 'cluster';
   /**
    * `sqlite` (default): one file under `dataDir`. `postgres`: `databaseUrl` if given, else a
    * private PostgreSQL whose cluster lives under `dataDir` (`postgresDir` to put it elsewhere).
@@ -39,6 +45,8 @@ export interface LocalStack {
   readonly address: ListenAddress;
   readonly redisUrl: string;
   readonly redis: RedisServer | undefined;
+  /** The private Redis Cluster, when `redis` is `cluster`. */
+  readonly redisCluster: RedisCluster | undefined;
   /** The PostgreSQL store, when `store` is `postgres`. */
   readonly postgres: LocalPostgres | undefined;
   readonly api: ManagedChild;
@@ -67,18 +75,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const lock = await lockDataDir(dataDir, note);
   const workers: ManagedChild[] = [];
   let redis: RedisServer | undefined;
+  let redisCluster: RedisCluster | undefined;
   let postgres: LocalPostgres | undefined;
   try {
-    redis = options.redisUrl
-      ? undefined
-      : await startRedisServer({
-          dir: join(dataDir, 'redis'),
-          echo: options.echo,
-          // As quiet as the services (which read LOG_LEVEL from the same environment).
-          logLevel: redisLogLevel(options.env?.LOG_LEVEL ?? process.env.LOG_LEVEL),
-        });
+    // As quiet as the services (which read LOG_LEVEL from the same environment).
+    const logLevel = redisLogLevel(options.env?.LOG_LEVEL ?? process.env.LOG_LEVEL);
+    if (options.redis === 'cluster') {
+      redisCluster = await startRedisCluster({ dir: join(dataDir, 'redis-cluster'), echo: options.echo, logLevel });
+      for (const node of redisCluster.nodes) {
+        if (node.child.pid) lock.record({ name: 'redis-server', pid: node.child.pid, stopsWithLauncher: false });
+      }
+    } else if (!options.redisUrl) {
+      redis = await startRedisServer({ dir: join(dataDir, 'redis'), echo: options.echo, logLevel });
+    }
     if (redis?.child.pid) lock.record({ name: 'redis-server', pid: redis.child.pid, stopsWithLauncher: false });
-    const redisUrl = options.redisUrl ?? (redis as RedisServer).url;
+    // On a cluster REDIS_URL is ignored; it still names a node, for tools that take one URL.
+    const redisUrl = redisCluster
+      ? `redis://${redisCluster.seeds.split(',')[0]}`
+      : (options.redisUrl ?? (redis as RedisServer).url);
     if (options.store === 'postgres') {
       postgres = await startLocalPostgres({
         databaseUrl: options.databaseUrl,
@@ -93,6 +107,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const host = options.host ?? '127.0.0.1';
     const env: Record<string, string> = {
       REDIS_URL: redisUrl,
+      ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.seeds } : {}),
       ...(postgres ? { DATABASE_URL: postgres.url } : { SQLITE_PATH: join(dataDir, 'aggregator.db') }),
       HOST: host,
       PORT: String(options.port),
@@ -133,6 +148,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       address,
       redisUrl,
       redis,
+      redisCluster,
       postgres,
       api,
       workers,
@@ -141,13 +157,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       async stop() {
         await Promise.all(workers.map((w) => w.stop()));
         await api.stop();
-        await Promise.all([redis?.stop(), postgres?.stop()]);
+        await Promise.all([redis?.stop(), redisCluster?.stop(), postgres?.stop()]);
         lock.release();
       },
     };
   } catch (e) {
     await Promise.all(workers.map((w) => w.stop()));
-    await Promise.all([redis?.stop(), postgres?.stop()]);
+    await Promise.all([redis?.stop(), redisCluster?.stop(), postgres?.stop()]);
     lock.release();
     throw e;
   }

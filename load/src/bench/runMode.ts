@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { EventStoreReader } from '@aggregator/store';
+import type { LocalStack } from '../stack/localStack.js';
+import { createEventFactory, type IdStyle } from './eventFactory.js';
+import { type CpuSample, maxSeq, sampleCpu, storedLagMs } from './measure.js';
+import type { RedisNodeCpu, RedisNodes } from './redisNodes.js';
+import { runLoad } from './runLoad.js';
+
+/**
+ * One bench mode on a running stack: sends its events, waits until every one is stored and
+ * counted, and measures throughput, latency, lag, exactness and the CPU each part spent.
+ */
+
+export interface ModeResult {
+  mode: string;
+  events: number;
+  requests: number;
+  errors: number;
+  eventsPerSecond: number;
+  publishP50Ms: number;
+  publishP99Ms: number;
+  /** Publish → stored, from the time each body was built: only in modes that build it at send time. */
+  lagP50Ms: number | null;
+  lagP99Ms: number | null;
+  exact: boolean;
+  detail: string;
+  /**
+   * CPU microseconds per event spent by each part (load is the generator, this process; redis is
+   * every redis-server, replicas included).
+   */
+  cpuUsPerEvent: CpuSample & { total: number };
+  /** Each redis-server's share of `cpuUsPerEvent.redis`. */
+  redisNodes: RedisNodeCpu[];
+}
+
+/** What a mode needs of the stack: its processes, and a reader of its store. */
+export interface Bench {
+  stack: LocalStack;
+  store: EventStoreReader;
+  redisNodes: RedisNodes;
+}
+
+async function stats(url: string) {
+  const res = await fetch(`${url}/stats`);
+  return (await res.json()) as {
+    received: number;
+    unique_processed: number;
+    duplicate_dropped: number;
+    queue: { waiting: number; active: number; delayed: number; failed: number };
+  };
+}
+
+async function settle(url: string, receivedTarget: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(url);
+    if (s.received >= receivedTarget && s.queue.waiting + s.queue.active + s.queue.delayed === 0) return s;
+    if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function runMode(
+  { stack, store, redisNodes }: Bench,
+  mode: 'batch' | 'single' | 'lag' | 'fill',
+  opts: {
+    events: number;
+    batch: number;
+    dup: number;
+    connections: number;
+    rate?: number;
+    client?: 'lean' | 'autocannon';
+    ids?: IdStyle;
+  },
+): Promise<ModeResult> {
+  const url = stack.url;
+  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
+  const before = await stats(url);
+  const seqBefore = await maxSeq(store);
+  const requests = Math.ceil(opts.events / opts.batch);
+  // Bodies built before the CPU is sampled keep their building out of the figures (the fill is too
+  // big to hold), but their timestamps are from before the run: lag is measured only where bodies
+  // are built as they are sent.
+  const pregenerate = mode === 'batch' || mode === 'single';
+  const bodies = pregenerate ? Array.from({ length: requests }, () => factory.body(opts.batch)) : undefined;
+  const pids = {
+    api: stack.api.pid,
+    workers: stack.workers.map((w) => w.pid),
+    store: stack.postgres?.server?.child.pid,
+  };
+  // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
+  // a core in the API and the generator.
+  const cpuBefore = sampleCpu(pids);
+  const redisBefore = await redisNodes.sampleCpu();
+  const started = performance.now();
+  const load = await runLoad(factory, {
+    url,
+    requests,
+    batch: opts.batch,
+    connections: opts.connections,
+    rate: opts.rate,
+    bodies,
+    client: opts.client,
+  });
+  const sent = factory.generated;
+  const after = await settle(url, before.received + sent, Math.max(300_000, sent));
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = sampleCpu(pids);
+  const redisAfter = await redisNodes.sampleCpu();
+  const nodes = redisNodes.nodes.map((node, i) => ({
+    ...node,
+    cpuUsPerEvent: Math.round((((redisAfter[i] ?? 0) - (redisBefore[i] ?? 0)) * 1e7) / sent) / 10,
+  }));
+  const perEvent = (part: Exclude<keyof CpuSample, 'redis'>) =>
+    Math.round(((cpuAfter[part] - cpuBefore[part]) * 1e6) / sent);
+  const cpu = {
+    load: perEvent('load'),
+    api: perEvent('api'),
+    worker: perEvent('worker'),
+    redis: Math.round(nodes.reduce((total, n) => total + n.cpuUsPerEvent, 0)),
+    store: perEvent('store'),
+  };
+  const d = {
+    received: after.received - before.received,
+    unique: after.unique_processed - before.unique_processed,
+    duplicates: after.duplicate_dropped - before.duplicate_dropped,
+  };
+  const failures = load.errors + load.non2xx + load.timeouts;
+  const exact =
+    failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
+  const lag = pregenerate ? undefined : await storedLagMs(store, seqBefore);
+  return {
+    mode,
+    events: sent,
+    requests: load.requests,
+    errors: failures,
+    eventsPerSecond: Math.round(sent / seconds),
+    publishP50Ms: load.latencyP50,
+    publishP99Ms: load.latencyP99,
+    lagP50Ms: lag?.p50 ?? null,
+    lagP99Ms: lag?.p99 ?? null,
+    exact,
+    cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
+    redisNodes: nodes,
+    detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
+  };
+}
