@@ -132,7 +132,11 @@ export async function runAsync(
   return step.value;
 }
 
-/** The events of `topics`, all told. */
-export function sumEvents(topics: readonly TopicCount[]): number {
-  return topics.reduce((sum, t) => sum + t.events, 0);
+/** How a pattern page reads the events of its `matched` topics, in a store of `allEvents`. */
+export function planPatternPage(
+  matched: readonly TopicCount[],
+  allEvents: number,
+): { topics: string[]; scan: boolean } {
+  const matchedEvents = matched.reduce((sum, t) => sum + t.events, 0);
+  return { topics: matched.map((t) => t.topic), scan: scansSeqIndex(matched.length, matchedEvents, allEvents) };
 }

@@ -16,10 +16,9 @@ import { postgresLocation } from '../location.js';
 import { checkSchemaVersion } from '../schemaVersion.js';
 import {
   matchingTopics,
+  planPatternPage,
   runAsync,
-  scansSeqIndex,
   selectionOf,
-  sumEvents,
   type TopicCount,
   type TopicRead,
 } from '../topicSelection.js';
@@ -100,12 +99,11 @@ class PostgresReader implements EventStoreReader {
     json: boolean,
   ): Promise<Row[]> {
     const matched = await runAsync(matchingTopics(pattern, undefined), (read) => readTopics(client, read));
-    const topics = matched.map((t) => t.topic);
-    if (topics.length === 0) return [];
+    if (matched.length === 0) return [];
     const { rows } = await client.query<StoreCounters>({ name: 'read_counters', text: READ_COUNTERS });
-    const allEvents = rows[0]?.unique_processed ?? 0;
+    const { topics, scan } = planPatternPage(matched, rows[0]?.unique_processed ?? 0);
     const suffix = json ? '_json' : '';
-    return scansSeqIndex(topics.length, sumEvents(matched), allEvents)
+    return scan
       ? await queryRows<Row>(client, json, {
           name: `list_events_of_topic_set${suffix}`,
           text: json ? LIST_EVENTS_OF_TOPIC_SET_JSON : LIST_EVENTS_OF_TOPIC_SET,

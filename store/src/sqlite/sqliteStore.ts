@@ -18,10 +18,9 @@ import type {
 import { checkSchemaVersion } from '../schemaVersion.js';
 import {
   matchingTopics,
+  planPatternPage,
   runSync,
-  scansSeqIndex,
   selectionOf,
-  sumEvents,
   type TopicCount,
   type TopicRead,
 } from '../topicSelection.js';
@@ -117,9 +116,9 @@ class SqliteReader implements EventStoreReader {
 
   #listOfPattern(pattern: TopicPattern, after: number, limit: number, json: boolean): unknown[] {
     const matched = runSync(matchingTopics(pattern, undefined), this.#readTopics);
-    const topics = matched.map((t) => t.topic);
-    if (topics.length === 0) return [];
-    if (scansSeqIndex(topics.length, sumEvents(matched), this.readCountersNow().unique_processed)) {
+    if (matched.length === 0) return [];
+    const { topics, scan } = planPatternPage(matched, this.readCountersNow().unique_processed);
+    if (scan) {
       const set = JSON.stringify(topics);
       return (json ? this.reads.listOfTopicSetJson : this.reads.listOfTopicSet).all({ after, limit, set });
     }
