@@ -15,6 +15,7 @@ import type { QueueDepthGuard } from './queueDepthGuard.js';
 import { readStats, type StatsDeps } from './readStats.js';
 import { type RequestState, requestId } from './requestId.js';
 import { statusPageRoute } from './statusPage.js';
+import { topicsRoute } from './topicsRoute.js';
 
 /** Everything the HTTP app needs; only main.ts (and tests) create these. */
 export interface AppDeps extends StatsDeps {
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     publishRoute(deps.config, deps.publisher, deps.guard, deps.metrics, deps.failpoints ?? parseFailpoints(undefined)),
   );
   router.get('/events', canRead, eventsRoute(deps.store));
+  router.get('/topics', canRead, topicsRoute(deps.store));
   router.get('/stats', canRead, async (ctx) => {
     ctx.body = await readStats(deps);
   });

@@ -4,6 +4,8 @@ export {
   eventsQuerySchema,
   healthReplySchema,
   MAX_EVENTS_PAGE,
+  MAX_TOPICS_PAGE,
+  oneTopicFilter,
   publishBodySchema,
   publishReplySchema,
   queryIssueSchema,
@@ -11,6 +13,11 @@ export {
   readyReplySchema,
   statsSchema,
   storedEventSchema,
+  type TopicFilter,
+  topicFilterOf,
+  topicFilterShape,
+  topicStatsSchema,
+  topicsQuerySchema,
   validationIssueSchema,
 } from './apiSchemas.js';
 export {

@@ -4,7 +4,7 @@ import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilin
 import { describeCpu, formatTable } from './bench/formatTable.js';
 import { maxSeq, peakRssMb, redisMemoryMb, treePids } from './bench/measure.js';
 import { printMatrix, runPartitionMatrix } from './bench/partitionMatrix.js';
-import { type QueryResult, runQueries } from './bench/queryLoad.js';
+import { type QueryFigures, type QueryResult, runQueries } from './bench/queryLoad.js';
 import { type Bench, type ModeResult, runMode } from './bench/runMode.js';
 import type { LocalStack } from './stack/localStack.js';
 
@@ -23,14 +23,16 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
                       generator), SQLite and the store alone (200,000 events), redis-benchmark,
                       20,000 no-op BullMQ jobs. Last, so that the Redis writes it makes cannot
                       bring an AOF rewrite into the other modes
-                      query: GET /events?topic=&after=<random>&limit=100 for --query-seconds
+                      query: GET /events?topic=<one topic>&after=<random>&limit=100 for
+                      --query-seconds, then ?topic_pattern=bench.g<k>.* (4 topics) as long
   --events N          events per mode (batch and single)          default 200000 / 60000
   --batch N           events per request in batch mode            default 100
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
   --connections N     connections in batch / single and ceiling   default 16 / 64
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
   --lag-seconds N     duration of lag mode                        default 10
-  --query-seconds N   duration of query mode                      default 5
+  --query-seconds N   duration of each kind of query page         default 5
+  --topics N          topics the events spread over (bench.g<i/4>.t<i%4>) default 8
   --apis N            API replicas (node cluster on one port)     default 1
   --workers N         worker processes                            default 1
   --store S           sqlite, or postgres: a private PostgreSQL (durable, as SQLite
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
       store: { type: 'string', default: 'sqlite' },
       smoke: { type: 'boolean', default: false },
       fill: { type: 'string' },
+      topics: { type: 'string' },
       profile: { type: 'string' },
       client: { type: 'string', default: 'lean' },
       ids: { type: 'string', default: 'ordered' },
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
   const batch = num('batch', values.batch, 100, 1, 10_000);
   const client = oneOf('client', values.client, ['lean', 'autocannon'] as const);
   const ids = oneOf('ids', values.ids, ['ordered', 'random'] as const);
+  const topics = num('topics', values.topics, 8, 1, 100_000);
   const storeKind = oneOf('store', values.store, ['sqlite', 'postgres'] as const);
   const stackOptions = {
     apis: num('apis', values.apis, 1, 1, 16),
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
           connections: connections(16, 4),
           client,
           ids,
+          topics,
         }
       : {
           events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
@@ -125,6 +130,7 @@ async function main(): Promise<void> {
           connections: connections(64, 8),
           client,
           ids,
+          topics,
         };
 
   if (values.partitions !== undefined || values.redis !== undefined || values['wait-replicas'] !== undefined) {
@@ -160,11 +166,11 @@ async function main(): Promise<void> {
   await withBenchStack({ ...stackOptions, redis: 'single', partitions: 1 }, async (bench, dir) => {
     const { stack, store } = bench;
     const results: ModeResult[] = [];
-    let queries: (QueryResult & { storedEvents: number }) | undefined;
+    let queries: (QueryResult & { storedEvents: number; topics: number }) | undefined;
     let ceilings: Ceilings | undefined;
     let redisMb: { used: number; peak: number } | undefined;
     let singlePeak = 0;
-    await fillStore(bench, num('fill', values.fill, 0, 0, 1e9), { batch, dup, ids });
+    await fillStore(bench, num('fill', values.fill, 0, 0, 1e9), { batch, dup, ids, topics });
     for (const mode of modes) {
       if (mode === 'ceiling') {
         // Its keys and jobs are not the service's: when it runs last, Redis's memory is read before it.
@@ -190,13 +196,22 @@ async function main(): Promise<void> {
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
         const stored = await maxSeq(store);
-        const q = await runQueries(stack.url, 8, stored, seconds);
-        queries = { ...q, storedEvents: stored };
+        const q = await runQueries(stack.url, topics, stored, seconds);
+        queries = { ...q, storedEvents: stored, topics };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
         results.push(
-          await runMode(bench, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client, ids }),
+          await runMode(bench, 'lag', {
+            events: rate * seconds,
+            batch: 1,
+            dup,
+            connections: 16,
+            rate,
+            client,
+            ids,
+            topics,
+          }),
         );
       }
     }
@@ -209,9 +224,15 @@ async function main(): Promise<void> {
     printTable(results, memory);
     for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
+      const { exact, pattern } = queries;
+      const line = (what: string, q: QueryFigures) =>
+        `query ${what}&after=<random>&limit=100 over ${queries?.storedEvents} stored events in ${queries?.topics} topics: ` +
+        `${q.pagesPerSecond} pages/s, p50 ${q.p50} ms, p99 ${q.p99} ms, errors ${q.errors}\n`;
+      process.stdout.write(line('?topic=<one>', exact));
+      process.stdout.write(line('?topic_pattern=bench.g<k>.* (4 topics)', pattern));
       process.stdout.write(
-        `query: GET /events?topic=&after=<random>&limit=100 over ${queries.storedEvents} stored events: ` +
-          `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
+        `query pattern/exact: p50 ${(pattern.p50 / exact.p50).toFixed(2)}, p99 ${(pattern.p99 / exact.p99).toFixed(2)}, ` +
+          `pages/s ${(pattern.pagesPerSecond / exact.pagesPerSecond).toFixed(2)}\n`,
       );
     }
     process.stdout.write(`${JSON.stringify({ setup, results, queries, memory, ceilings })}\n`);
@@ -235,7 +256,7 @@ function listOption<T extends string>(name: string, raw: string, allowed: readon
 async function fillStore(
   bench: Bench,
   events: number,
-  opts: { batch: number; dup: number; ids: 'ordered' | 'random' },
+  opts: { batch: number; dup: number; ids: 'ordered' | 'random'; topics: number },
 ): Promise<void> {
   const started = performance.now();
   for (let filled = 0; filled < events; ) {

@@ -71,10 +71,11 @@ export async function runMode(
     rate?: number;
     client?: 'lean' | 'autocannon';
     ids?: IdStyle;
+    topics?: number;
   },
 ): Promise<ModeResult> {
   const url = stack.url;
-  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
+  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids, opts.topics);
   const before = await stats(url);
   const seqBefore = await maxSeq(store);
   const requests = Math.ceil(opts.events / opts.batch);
