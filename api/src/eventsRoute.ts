@@ -1,5 +1,6 @@
-import { eventsQuerySchema, InvalidQueryError, MAX_EVENTS_PAGE } from '@aggregator/common';
+import { eventsQuerySchema, MAX_EVENTS_PAGE } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { parseQuery } from './parseQuery.js';
 import type { StoreProvider } from './storeProvider.js';
 
 export const MAX_PAGE = MAX_EVENTS_PAGE;
@@ -10,13 +11,7 @@ export const MAX_PAGE = MAX_EVENTS_PAGE;
  */
 export function eventsRoute(store: StoreProvider): Middleware {
   return async (ctx) => {
-    const parsed = eventsQuerySchema.safeParse(ctx.query);
-    if (!parsed.success) {
-      const details = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-      const first = details[0];
-      throw new InvalidQueryError(`invalid query parameter ${first?.path}: ${first?.message}`, details);
-    }
-    const { topic, after, limit } = parsed.data;
+    const { topic, after, limit } = parseQuery(eventsQuerySchema, ctx.query);
     // Each row comes as JSON text built by the database, payload as stored: nothing is parsed here.
     const rows = await store.read((reader) => reader.listEventsAsJson({ topic, after, limit: limit + 1 }));
     const page = rows.length > limit ? rows.slice(0, limit) : rows;

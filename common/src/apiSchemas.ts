@@ -61,6 +61,18 @@ export const eventsQuerySchema = z.object({
     .meta({ description: 'the most events in this page' }),
 });
 
+/**
+ * The query of `GET /events/stream`: the filter of `GET /events` and where to start. A
+ * `Last-Event-ID` header, sent by a reconnecting EventSource, takes precedence over `after`.
+ */
+export const streamQuerySchema = z.object({
+  topic: eventsQuerySchema.shape.topic,
+  after: eventsQuerySchema.shape.after,
+  access_token: single('access_token')
+    .optional()
+    .meta({ description: 'READ_TOKEN, for clients that cannot send an Authorization header (EventSource)' }),
+});
+
 /** One event of `GET /events`: as published, plus its place in processing order. */
 export const storedEventSchema = eventSchema.extend({
   seq: z.number().int().min(1).meta({ description: 'position in processing order; strictly increasing' }),

@@ -11,6 +11,7 @@ export {
   readyReplySchema,
   statsSchema,
   storedEventSchema,
+  streamQuerySchema,
   validationIssueSchema,
 } from './apiSchemas.js';
 export {
