@@ -173,6 +173,16 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       expect(await metric(stack.apiUrl, /^aggregator_streams_open\{/)).to.equal(0);
     }));
 
+  it("delivers new events through the workers' announcements, not the poll", () =>
+    withStack({ STREAM_POLL_MS: '60000' }, async (stack) => {
+      const client = await openStream(stack.apiUrl);
+      for (let i = 1; i <= 5; i++) {
+        await publishAll(stack, [[makeEvent()]]);
+        await client.waitForEvents(i, 5000);
+      }
+      await client.close();
+    }));
+
   it('answers 503 too_many_streams beyond MAX_STREAMS, and admits again when one closes', () =>
     withStack({ MAX_STREAMS: '2' }, async (stack) => {
       const a = await openStream(stack.apiUrl);
