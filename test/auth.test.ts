@@ -41,7 +41,7 @@ describe('authentication', () => {
 
   it('protects reads with READ_TOKEN, never the health endpoints', () =>
     withStack({ env: { READ_TOKEN } }, async (stack) => {
-      for (const url of ['/events', '/stats']) {
+      for (const url of ['/events', '/topics', '/stats']) {
         expect((await stack.request({ method: 'GET', url })).statusCode, url).to.equal(401);
         const ok = await stack.request({ method: 'GET', url, headers: { authorization: `Bearer ${READ_TOKEN}` } });
         expect(ok.statusCode, url).to.equal(200);

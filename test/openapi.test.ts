@@ -114,6 +114,7 @@ describe('OpenAPI document', () => {
       expect(Object.keys(paths)).to.have.members([
         '/publish',
         '/events',
+        '/topics',
         '/stats',
         '/healthz',
         '/readyz',
@@ -181,11 +182,16 @@ describe('OpenAPI document', () => {
         '503',
       ]);
       const events = operation(doc, 'GET', '/events') as Operation & { parameters: Array<{ name: string }> };
-      expect(events.parameters.map((p) => p.name)).to.deep.equal(['topic', 'after', 'limit']);
-      expect(events.parameters[2]).to.deep.include({
+      expect(events.parameters.map((p) => p.name)).to.deep.equal(['topic', 'topic_pattern', 'after', 'limit']);
+      expect(events.parameters[3]).to.deep.include({
         required: false,
         schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
       });
+      // A pattern is parsed into an object; the document shows what is sent, a string.
+      expect(events.parameters[1]).to.deep.include({ required: false, schema: { type: 'string' } });
+      const topics = operation(doc, 'GET', '/topics') as Operation & { parameters: Array<{ name: string }> };
+      expect(topics.parameters.map((p) => p.name)).to.deep.equal(['topic_pattern', 'after', 'limit']);
+      expect(Object.keys(topics.responses)).to.include.members(['200', '400', '401', '503']);
     }));
 
   it('rejects replies that differ from it (the check has teeth)', () =>
@@ -237,7 +243,7 @@ describe('OpenAPI document', () => {
         expect(replies['413 batch'].json().error.code).to.equal('batch_too_large');
       }));
 
-    it('GET /events (with a next page), its 400, /stats, /healthz and /readyz', () =>
+    it('GET /events (with a next page), its 400, /topics, /stats, /healthz and /readyz', () =>
       withStack({}, async (stack) => {
         const doc = await fetchDocument(stack);
         const duplicate = makeEvent({ topic: 'payments' });
@@ -253,10 +259,32 @@ describe('OpenAPI document', () => {
         const last = await get('/events?topic=payments');
         expect(last.json()).to.have.length(1);
         expectDocumented(doc, 'GET', '/events', last);
-        for (const url of ['/events?limit=0', '/events?after=-1', '/events?topic=a&topic=b']) {
+        const ofPattern = await get('/events?topic_pattern=*&limit=1');
+        expect(ofPattern.json()).to.have.length(1);
+        expect(ofPattern.headers.link).to.match(/^<\/events\?topic_pattern=\*&after=\d+&limit=1>; rel="next"$/);
+        expectDocumented(doc, 'GET', '/events', ofPattern);
+        for (const url of [
+          '/events?limit=0',
+          '/events?after=-1',
+          '/events?topic=a&topic=b',
+          '/events?topic_pattern=a.%3E.b',
+          '/events?topic=a&topic_pattern=a',
+        ]) {
           const res = await get(url);
           expect(res.statusCode, url).to.equal(400);
           expectDocumented(doc, 'GET', '/events', res);
+        }
+        const topics = await get('/topics?limit=1');
+        expect(topics.json()).to.have.length(1);
+        expect(topics.headers.link).to.match(/^<\/topics\?after=[^&]+&limit=1>; rel="next"$/);
+        expectDocumented(doc, 'GET', '/topics', topics);
+        const ofPayments = await get('/topics?topic_pattern=payments');
+        expect(ofPayments.json()).to.deep.equal([{ topic: 'payments', events: 1, last_seq: 2 }]);
+        expectDocumented(doc, 'GET', '/topics', ofPayments);
+        for (const url of ['/topics?limit=1001', '/topics?topic_pattern=a*', '/topics?after=']) {
+          const res = await get(url);
+          expect(res.statusCode, url).to.equal(400);
+          expectDocumented(doc, 'GET', '/topics', res);
         }
 
         for (const path of ['/stats', '/healthz', '/readyz']) {
@@ -267,14 +295,14 @@ describe('OpenAPI document', () => {
         expect((await get('/stats')).json()).to.include({ received: 4, unique_processed: 3, duplicate_dropped: 1 });
       }));
 
-    it('401 from /publish, /events and /stats when tokens are configured', () =>
+    it('401 from /publish, /events, /topics and /stats when tokens are configured', () =>
       withStack({ workers: 0, env: { API_TOKEN: 'p'.repeat(16), READ_TOKEN: 'r'.repeat(16) } }, async (stack) => {
         const doc = await fetchDocument(stack);
         const publish = await stack.publish(makeEvent());
         expect(publish.statusCode).to.equal(401);
         expect(publish.headers['www-authenticate']).to.equal('Bearer');
         expectDocumented(doc, 'POST', '/publish', publish);
-        for (const path of ['/events', '/stats']) {
+        for (const path of ['/events', '/topics', '/stats']) {
           const res = await stack.request({ method: 'GET', url: path });
           expect(res.statusCode, path).to.equal(401);
           expectDocumented(doc, 'GET', path, res);

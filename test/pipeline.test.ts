@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { requireTool } from './support/requireTool.js';
 import { deleteStoredEvent, STORES, withStackOn } from './support/stores.js';
 import { REDIS_SERVER } from './support/tools.js';
-import { makeEvent, withStack } from './support/withStack.js';
+import { type InProcessStack, makeEvent, withStack } from './support/withStack.js';
 
 function expectInvariants(stats: Stats): void {
   expect(stats.received).to.equal(stats.unique_processed + stats.duplicate_dropped);
@@ -233,6 +233,100 @@ for (const store of STORES) {
           expect(res.statusCode, q).to.equal(400);
           expect(res.json().error.code).to.equal('invalid_query');
         }
+      }));
+  });
+
+  describe(`topic patterns (${store.name})`, () => {
+    before(function () {
+      store.require(this);
+    });
+
+    const topics = [
+      'eu.orders.error',
+      'eu.billing.error',
+      'eu.orders.created',
+      'us.orders.error',
+      'eu.*.error',
+      'eü.x',
+    ];
+    const get = (stack: InProcessStack, url: string) => stack.request({ method: 'GET', url });
+    /** Follows `Link: rel="next"` from `url`, returning each page's body. */
+    const follow = async (stack: InProcessStack, url: string) => {
+      const pages: unknown[][] = [];
+      let next: string | undefined = url;
+      while (next) {
+        const res = await get(stack, next);
+        expect(res.statusCode, next).to.equal(200);
+        pages.push(res.json());
+        next = /<([^>]+)>; rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
+      }
+      return pages;
+    };
+
+    it('lists the events of the topics a topic_pattern matches, the Link keeping the pattern', () =>
+      withStackOn(store, {}, async (stack) => {
+        const events = [0, 1].flatMap(() => topics.map((topic) => makeEvent({ topic })));
+        await stack.publish(events);
+        await stack.settle(events.length);
+        const first = await get(stack, `/events?topic_pattern=${encodeURIComponent('eu.*.error')}&limit=3`);
+        expect(first.headers.link).to.match(/^<\/events\?topic_pattern=eu\.\*\.error&after=\d+&limit=3>; rel="next"$/);
+        const pages = await follow(stack, '/events?topic_pattern=eu.*.error&limit=3');
+        const matched = events.filter((e) => ['eu.orders.error', 'eu.billing.error', 'eu.*.error'].includes(e.topic));
+        expect(pages.map((p) => p.length)).to.deep.equal([3, 3]);
+        expect(pages.flat().map((e) => (e as Event).event_id)).to.deep.equal(matched.map((e) => e.event_id));
+        const all = await follow(stack, '/events?topic_pattern=%3E&limit=1000');
+        expect(all.flat()).to.have.length(events.length);
+        const exact = await get(stack, '/events?topic_pattern=e%C3%BC.x');
+        expect(exact.json()).to.deep.equal((await get(stack, '/events?topic=e%C3%BC.x')).json());
+      }));
+
+    it('answers 400 saying what is wrong with a pattern, or with a topic and a pattern at once', () =>
+      withStackOn(store, {}, async (stack) => {
+        const cases: [string, RegExp][] = [
+          ['topic_pattern=eu..error', /^invalid query parameter topic_pattern: segment 2 of "eu\.\.error" is empty/],
+          ['topic_pattern=eu.%3E.error', /topic_pattern: ">" may only be the last segment/],
+          ['topic_pattern=a.b*', /topic_pattern: segment "b\*" mixes a wildcard with other characters/],
+          ['topic_pattern=', /topic_pattern: /],
+          ['topic=eu&topic_pattern=eu.%3E', /topic_pattern: cannot be given with "topic"/],
+        ];
+        for (const [q, message] of cases) {
+          for (const path of q.startsWith('topic=') ? ['/events'] : ['/events', '/topics']) {
+            const res = await get(stack, `${path}?${q}`);
+            expect(res.statusCode, q).to.equal(400);
+            expect(res.json().error.code, q).to.equal('invalid_query');
+            expect(res.json().error.message, q).to.match(message);
+          }
+        }
+      }));
+
+    it('GET /topics lists topics by name with counts and last seqs equal to /events, paged', () =>
+      withStackOn(store, {}, async (stack) => {
+        const events = [...topics, 'eu.orders.error', 'eu.orders.error', 'us.orders.error'].map((topic) =>
+          makeEvent({ topic }),
+        );
+        await stack.publish([...events, events[0] as Event]);
+        await stack.settle(events.length + 1);
+        const pages = await follow(stack, '/topics?limit=4');
+        expect(pages.map((p) => p.length)).to.deep.equal([4, 2]);
+        const listed = pages.flat() as { topic: string; events: number; last_seq: number }[];
+        expect(listed.map((t) => t.topic)).to.deep.equal(
+          [...new Set(topics)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+        );
+        for (const t of listed) {
+          const ofTopic = (await get(stack, `/events?topic=${encodeURIComponent(t.topic)}&limit=1000`)).json();
+          expect(t).to.deep.equal({ topic: t.topic, events: ofTopic.length, last_seq: ofTopic.at(-1).seq });
+        }
+        expect(listed.find((t) => t.topic === 'eu.orders.error')?.events).to.equal(3);
+        const first = await get(stack, '/topics?topic_pattern=*.orders.%3E&limit=2');
+        expect(first.headers.link).to.equal(
+          '</topics?topic_pattern=*.orders.%3E&after=eu.orders.error&limit=2>; rel="next"',
+        );
+        const ofOrders = (await follow(stack, '/topics?topic_pattern=*.orders.%3E&limit=2')).flat();
+        expect(ofOrders.map((t) => (t as { topic: string }).topic)).to.deep.equal([
+          'eu.orders.created',
+          'eu.orders.error',
+          'us.orders.error',
+        ]);
       }));
   });
 

@@ -1,19 +1,40 @@
-import { type Event, loadConfig } from '@aggregator/common';
-import { applyBatch, openStoreWriter } from '@aggregator/store';
+import { type Event, loadConfig, parseTopicPattern } from '@aggregator/common';
+import { applyBatch, openStoreReader, openStoreWriter } from '@aggregator/store';
 import { expect } from 'chai';
 import pg from 'pg';
 import { requirePostgres, withTestDatabase } from './support/postgres.js';
 import { waitUntil } from './support/waitUntil.js';
 
 /** What PostgreSQL's statistics say was done to `events`, once every session's figures are in. */
-async function eventsTableStats(url: string): Promise<{ seqTupRead: number; inserted: number }> {
+async function eventsTableStats(
+  url: string,
+): Promise<{ seqTupRead: number; inserted: number; indexScans: number; indexTupRead: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ seq_tup_read: string; n_tup_ins: string }>(
-      "SELECT seq_tup_read, n_tup_ins FROM pg_stat_user_tables WHERE relname = 'events'",
+    const { rows } = await client.query<Record<string, string>>(
+      `SELECT seq_tup_read, n_tup_ins, coalesce(idx_scan, 0) AS idx_scan,
+        (SELECT sum(idx_tup_read) FROM pg_stat_user_indexes WHERE relname = 'events') AS idx_tup_read
+       FROM pg_stat_user_tables WHERE relname = 'events'`,
     );
-    return { seqTupRead: Number(rows[0]?.seq_tup_read), inserted: Number(rows[0]?.n_tup_ins) };
+    const row = rows[0] ?? {};
+    return {
+      seqTupRead: Number(row.seq_tup_read),
+      inserted: Number(row.n_tup_ins),
+      indexScans: Number(row.idx_scan),
+      indexTupRead: Number(row.idx_tup_read),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs `sql` on its own connection: rows written directly, bypassing the store. */
+async function runSql(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
   } finally {
     await client.end();
   }
@@ -32,18 +53,15 @@ describe('PostgreSQL store: statements on a large table', function () {
       await (await openStoreWriter(config)).close();
       // 50,000 stored events (topics t0..t7), written directly, with counters to match.
       const stored = 50_000;
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        await admin.query(`
+      await runSql(
+        url,
+        `
           INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
           SELECT 't' || (g % 8), 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g, '2025-01-01T00:00:00Z'
           FROM generate_series(1, ${stored}) AS g;
           UPDATE counters SET received = ${stored}, unique_processed = ${stored};
-          ANALYZE events;`);
-      } finally {
-        await admin.end();
-      }
+          ANALYZE events;`,
+      );
       const before = await waitUntil(async () => {
         const s = await eventsTableStats(url);
         return s.inserted >= stored && s;
@@ -71,5 +89,47 @@ describe('PostgreSQL store: statements on a large table', function () {
       });
       // Reading the table once would be 50,000 rows; the probes read none sequentially.
       expect(after.seqTupRead - before.seqTupRead).to.be.below(stored / 10);
+    }));
+
+  it('serves a pattern page by merging the index ranges of its topics, reading about limit + topics rows', () =>
+    withTestDatabase(async (url) => {
+      const config = loadConfig({ DATABASE_URL: url });
+      await (await openStoreWriter(config)).close();
+      // 100,000 events over 200 topics `r0.s0` … `r39.s4`, 500 each, interleaved; `r7.*` selects 5.
+      const stored = 100_000;
+      await runSql(
+        url,
+        `
+          INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
+          SELECT 'r' || (g % 40) || '.s' || (g / 40 % 5), 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g,
+            '2025-01-01T00:00:00Z'
+          FROM generate_series(1, ${stored}) AS g;
+          INSERT INTO topics (topic, unique_count) SELECT topic, count(*) FROM events GROUP BY topic;
+          UPDATE counters SET received = ${stored}, unique_processed = ${stored};
+          ANALYZE events; ANALYZE topics;`,
+      );
+      const before = await waitUntil(async () => {
+        const s = await eventsTableStats(url);
+        return s.inserted >= stored && s;
+      });
+      const reader = await openStoreReader(config);
+      let page: number[];
+      try {
+        const rows = await reader.listEvents({ topicPattern: parseTopicPattern('r7.*'), after: 50_000, limit: 100 });
+        page = rows.map((r) => r.seq);
+        expect(rows.every((r) => r.topic.startsWith('r7.'))).to.equal(true);
+      } finally {
+        await reader.close();
+      }
+      // The page is the next 100 events of those topics after 50,000: g % 40 = 7.
+      expect(page).to.deep.equal(Array.from({ length: 100 }, (_, i) => 50_007 + 40 * i));
+      const after = await waitUntil(async () => {
+        const s = await eventsTableStats(url);
+        return s.indexScans >= before.indexScans + 5 && s;
+      });
+      // One index scan per topic, each stopped by the merge: about 100 + 5 entries read, where
+      // reading the topics' ranges whole would be 2,500 and the seq index with a filter 4,000.
+      expect(after.indexTupRead - before.indexTupRead).to.be.within(100, 200);
+      expect(after.seqTupRead - before.seqTupRead).to.equal(0);
     }));
 });

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { type Event, loadConfig } from '@aggregator/common';
+import { type Event, loadConfig, parseTopicPattern } from '@aggregator/common';
 import {
   applyBatch,
+  type EventStoreReader,
   type EventStoreWriter,
   isSchemaVersionError,
+  type ListQuery,
   openStoreReader,
   openStoreWriter,
   type StoreConfig,
@@ -26,11 +28,14 @@ interface Adapter {
   withConfig<T>(fn: (config: StoreConfig) => Promise<T>): Promise<T>;
   /** Marks the store as migrated by a newer build, at `version`. */
   setSchemaVersion(config: StoreConfig, version: number): Promise<void>;
+  /** The schema version this build migrates the adapter's stores to. */
+  schemaVersion: number;
 }
 
 const adapters: Adapter[] = [
   {
     name: 'SQLite',
+    schemaVersion: 1,
     withConfig: (fn) => withTempDir((dir) => fn(loadConfig({ SQLITE_PATH: join(dir, 'nested', 'db.sqlite') }))),
     async setSchemaVersion(config, version) {
       const db = new Database(config.SQLITE_PATH);
@@ -40,6 +45,7 @@ const adapters: Adapter[] = [
   },
   {
     name: 'PostgreSQL',
+    schemaVersion: 2,
     require: requirePostgres,
     withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
     async setSchemaVersion(config, version) {
@@ -305,7 +311,7 @@ for (const adapter of adapters) {
             error = e;
           });
           expect(isSchemaVersionError(error)).to.equal(true);
-          expect((error as Error).message).to.match(/schema version 99\b.*\b1\b/);
+          expect((error as Error).message).to.match(new RegExp(`schema version 99\\b.*\\b${adapter.schemaVersion}\\b`));
         }
       }));
 
@@ -325,7 +331,189 @@ for (const adapter of adapters) {
         await store.close();
       }));
 
-    it('never lets a reader tailing after= miss an event while several writers commit at once', () =>
+    /** Topics of every kind a pattern meets: nested, unicode, and `*` or `>` inside a segment. */
+    const patternTopics = [
+      'eu.orders.error',
+      'eu.orders.created',
+      'eu.billing.error',
+      'eu',
+      'eu.orders.error.retry',
+      'euro.orders.error',
+      'us.orders.error',
+      'eü.orders.error',
+      'eu.*.error',
+      'eu.>',
+      'eu.ß😀.error',
+      'eu/x',
+    ];
+    const withPatternTopics = (fn: (store: EventStoreWriter) => Promise<void>) =>
+      withStore(async (store) => {
+        // Two events per topic, interleaved: seq n*i+1 … in two rounds.
+        await applyBatch(
+          store,
+          'j1',
+          patternTopics.map((t) => event(t, '1')),
+        );
+        await applyBatch(
+          store,
+          'j2',
+          patternTopics.map((t) => event(t, '2')),
+        );
+        await fn(store);
+      });
+    const listed = async (reader: EventStoreReader, pattern: string, after = 0, limit = 100) =>
+      (await reader.listEvents({ topicPattern: parseTopicPattern(pattern), after, limit })).map(
+        (r) => `${r.topic}#${r.event_id}`,
+      );
+    /** The events of `topics`, in the order withPatternTopics stored them. */
+    const inSeqOrder = (...topics: string[]) =>
+      ['1', '2'].flatMap((id) => patternTopics.filter((t) => topics.includes(t)).map((t) => `${t}#${id}`));
+
+    it('lists the events of the topics a pattern matches, in seq order', () =>
+      withPatternTopics(async (store) => {
+        const table: [string, string[]][] = [
+          ['eu.*.error', ['eu.orders.error', 'eu.billing.error', 'eu.*.error', 'eu.ß😀.error']],
+          [
+            'eu.>',
+            [
+              'eu.orders.error',
+              'eu.orders.created',
+              'eu.billing.error',
+              'eu.orders.error.retry',
+              'eu.*.error',
+              'eu.>',
+              'eu.ß😀.error',
+            ],
+          ],
+          ['*.orders.error', ['eu.orders.error', 'euro.orders.error', 'us.orders.error', 'eü.orders.error']],
+          ['eu.orders.>', ['eu.orders.error', 'eu.orders.created', 'eu.orders.error.retry']],
+          ['*.*', ['eu.>']],
+          ['*', ['eu', 'eu/x']],
+          ['>', patternTopics],
+          ['eu.orders.error', ['eu.orders.error']],
+          ['eu.nothing.>', []],
+          ['zz.*', []],
+        ];
+        for (const [pattern, topics] of table) {
+          expect(await listed(store, pattern), pattern).to.deep.equal(inSeqOrder(...topics));
+        }
+      }));
+
+    it('pages a pattern by after= and limit, as JSON too, equal to the rows', () =>
+      withPatternTopics(async (store) => {
+        const all = inSeqOrder('eu.orders.error', 'eu.orders.created', 'eu.orders.error.retry');
+        const pages: string[] = [];
+        let after = 0;
+        for (;;) {
+          const page = await store.listEvents({ topicPattern: parseTopicPattern('eu.orders.>'), after, limit: 2 });
+          if (page.length === 0) break;
+          expect(page.length).to.be.at.most(2);
+          pages.push(...page.map((r) => `${r.topic}#${r.event_id}`));
+          after = page.at(-1)?.seq ?? after;
+        }
+        expect(pages).to.deep.equal(all);
+        const query = { topicPattern: parseTopicPattern('eu.*.error'), after: 3, limit: 4 };
+        const rows = await store.listEvents(query);
+        const json = await store.listEventsAsJson(query);
+        expect(rows.length).to.equal(4);
+        expect(json.map(([seq, text]) => [seq, JSON.parse(text)])).to.deep.equal(
+          rows.map((r) => [r.seq, { ...r, payload: JSON.parse(r.payload) }]),
+        );
+      }));
+
+    it('lists a pattern matching more topics than it merges one by one, by the seq index', () =>
+      withStore(async (store) => {
+        const many = Array.from({ length: 150 }, (_, i) => `m.${i}`);
+        await applyBatch(store, 'j1', [...many.map((t) => event(t, '1')), event('n.0', '1'), event('m', '1')]);
+        await applyBatch(store, 'j2', [event('n.0', '2'), ...many.map((t) => event(t, '2'))]);
+        const pattern = parseTopicPattern('m.*');
+        const rows = await store.listEvents({ topicPattern: pattern, after: 100, limit: 100 });
+        expect(rows.map((r) => r.seq)).to.deep.equal([
+          ...Array.from({ length: 50 }, (_, i) => 101 + i),
+          ...Array.from({ length: 50 }, (_, i) => 154 + i),
+        ]);
+        const json = await store.listEventsAsJson({ topicPattern: pattern, after: 100, limit: 100 });
+        expect(json.map(([seq]) => seq)).to.deep.equal(rows.map((r) => r.seq));
+      }));
+
+    it('treats a pattern without wildcards as that topic, and refuses a topic and a pattern at once', () =>
+      withPatternTopics(async (store) => {
+        const exact = await store.listEvents({
+          topicPattern: parseTopicPattern('eu.orders.error'),
+          after: 0,
+          limit: 9,
+        });
+        expect(exact).to.deep.equal(await store.listEvents({ topic: 'eu.orders.error', after: 0, limit: 9 }));
+        let error: unknown;
+        await store
+          .listEvents({ topic: 'eu', topicPattern: parseTopicPattern('eu.>'), after: 0, limit: 9 })
+          .catch((e: unknown) => {
+            error = e;
+          });
+        expect(error).to.be.instanceOf(Error);
+      }));
+
+    it('lists topics by name in byte order, with counts and last seqs equal to what their events say', () =>
+      withStore(async (store) => {
+        const topics = ['b', 'B', 'a.x', 'a.y', 'é', 'z', 'a', 'a.x.1'];
+        await applyBatch(
+          store,
+          'j1',
+          topics.map((t) => event(t, '1')),
+        );
+        await applyBatch(store, 'j2', [event('a.x', '2'), event('z', '2'), event('a.x', '3'), event('a.x', '1')]);
+        const stats = await store.listTopicStats({ limit: 100 });
+        // Byte order: uppercase before lowercase, `a` before `a.x`, and `é` (0xC3 0xA9) last.
+        expect(stats.map((s) => s.topic)).to.deep.equal(['B', 'a', 'a.x', 'a.x.1', 'a.y', 'b', 'z', 'é']);
+        for (const s of stats) {
+          const rows = await store.listEvents({ topic: s.topic, after: 0, limit: 100 });
+          expect(s).to.deep.equal({ topic: s.topic, events: rows.length, last_seq: rows.at(-1)?.seq });
+        }
+        expect(stats.find((s) => s.topic === 'a.x')).to.deep.equal({ topic: 'a.x', events: 3, last_seq: 11 });
+        // Paged by the last name seen.
+        const first = await store.listTopicStats({ limit: 3 });
+        const second = await store.listTopicStats({ after: first.at(-1)?.topic, limit: 3 });
+        const third = await store.listTopicStats({ after: second.at(-1)?.topic, limit: 3 });
+        expect([...first, ...second, ...third]).to.deep.equal(stats);
+        expect(third.length).to.equal(2);
+        expect(await store.listTopicStats({ after: 'é', limit: 3 })).to.deep.equal([]);
+        // Only the topics a pattern matches, paged too.
+        const ofA = await store.listTopicStats({ topicPattern: parseTopicPattern('a.*'), limit: 100 });
+        expect(ofA.map((s) => s.topic)).to.deep.equal(['a.x', 'a.y']);
+        const pageOfA = await store.listTopicStats({ topicPattern: parseTopicPattern('a.>'), after: 'a.x', limit: 1 });
+        expect(pageOfA.map((s) => s.topic)).to.deep.equal(['a.x.1']);
+        expect(await store.listTopicStats({ topicPattern: parseTopicPattern('*'), limit: 100 })).to.have.length(5);
+      }));
+
+    it('pages the topics a pattern matches when many names of its range do not match', () =>
+      withStore(async (store) => {
+        // 1,200 names under `r.`, of which `r.*.k` matches 3, far apart: more than one read of the range.
+        const names = Array.from(
+          { length: 1200 },
+          (_, i) => `r.${String(i).padStart(4, '0')}${i % 500 === 7 ? '.k' : ''}`,
+        );
+        await applyBatch(
+          store,
+          'j',
+          names.map((t) => event(t, '1')),
+        );
+        const pattern = parseTopicPattern('r.*.k');
+        const first = await store.listTopicStats({ topicPattern: pattern, limit: 2 });
+        const rest = await store.listTopicStats({ topicPattern: pattern, after: first.at(-1)?.topic, limit: 2 });
+        expect([...first, ...rest].map((s) => s.topic)).to.deep.equal(['r.0007.k', 'r.0507.k', 'r.1007.k']);
+        expect(await listed(store, 'r.*.k')).to.deep.equal(['r.0007.k#1', 'r.0507.k#1', 'r.1007.k#1']);
+      }));
+
+    /**
+     * Four writers commit groups at once (several jobs per group, overlapping pairs: duplicates
+     * too) while a reader pages with `after=` through `query`, then until the end. `check` gets the
+     * seqs the reader saw, the seqs `query` lists at rest, and the reader, still open.
+     */
+    const tailWhileWriting = (
+      topicOf: (writer: number, group: number, i: number) => string,
+      query: Omit<ListQuery, 'after' | 'limit'>,
+      check: (seen: number[], stored: number[], reader: EventStoreReader) => Promise<void>,
+    ) =>
       withStore(async (first, config) => {
         const writers = [first, ...(await Promise.all([1, 2, 3].map(() => openStoreWriter(config))))];
         const reader = await openStoreReader(config);
@@ -335,12 +523,11 @@ for (const adapter of adapters) {
           const written = Promise.all(
             writers.map(async (writer, w) => {
               for (let g = 0; g < groupsPerWriter; g++) {
-                // Several jobs per group and overlapping pairs across writers: duplicates too.
                 await writer.applyBatches(
                   [0, 1, 2].map((j) => ({
                     jobId: `w${w}-g${g}-j${j}`,
                     events: Array.from({ length: 1 + ((g + j) % 7) }, (_, i) =>
-                      event(`t${i % 3}`, `${(g * 31 + j * 7 + i * (w + 1)) % 200}-${g % 5}`),
+                      event(topicOf(w, g, i), `${(g * 31 + j * 7 + i * (w + 1)) % 200}-${g % 5}`),
                     ),
                   })),
                 );
@@ -352,7 +539,7 @@ for (const adapter of adapters) {
           const seen: number[] = [];
           let after = 0;
           const follow = async () => {
-            const page = await reader.listEvents({ after, limit: 7 });
+            const page = await reader.listEvents({ ...query, after, limit: 7 });
             for (const row of page) seen.push(row.seq);
             after = page.at(-1)?.seq ?? after;
             return page.length;
@@ -361,17 +548,43 @@ for (const adapter of adapters) {
           while (writing) await follow();
           await written;
           while ((await follow()) > 0);
-          const stored = (await reader.listEvents({ after: 0, limit: 1_000_000 })).map((r) => r.seq);
+          const stored = (await reader.listEvents({ ...query, after: 0, limit: 1_000_000 })).map((r) => r.seq);
+          await check(seen, stored, reader);
+        } finally {
+          writing = false;
+          await Promise.all([...writers.slice(1).map((w) => w.close()), reader.close()]);
+        }
+      });
+
+    it('never lets a reader tailing after= miss an event while several writers commit at once', () =>
+      tailWhileWriting(
+        (_w, _g, i) => `t${i % 3}`,
+        {},
+        async (seen, stored, reader) => {
           expect(stored.length).to.be.greaterThan(100);
           // Every stored row was seen, once, in order: no row became visible after the reader had
           // moved past its seq.
           expect(seen).to.deep.equal(stored);
           expect(stored).to.deep.equal(Array.from({ length: stored.length }, (_, i) => i + 1));
           expect((await reader.readCounters()).unique_processed).to.equal(stored.length);
-        } finally {
-          writing = false;
-          await Promise.all([...writers.slice(1).map((w) => w.close()), reader.close()]);
-        }
-      }));
+        },
+      ));
+
+    it('never lets a reader tailing a pattern miss an event of a topic created meanwhile', () =>
+      tailWhileWriting(
+        // Every group creates a topic the pattern matches, whose first event takes a lower seq than
+        // the group's event of a topic the reader already knows (and one it does not match).
+        (w, g, i) => [`p.${w}.${g}`, 'p.known', `q.${g}`][i % 3] as string,
+        { topicPattern: parseTopicPattern('p.>') },
+        async (seen, stored, reader) => {
+          const all = await reader.listEvents({ after: 0, limit: 1_000_000 });
+          const matched = all.filter((r) => r.topic.startsWith('p.')).map((r) => r.seq);
+          expect(matched.length).to.be.greaterThan(100);
+          expect(matched.length).to.be.below(all.length);
+          expect(stored).to.deep.equal(matched);
+          // Seen once each, in order: a topic found by a later page never had events below `after`.
+          expect(seen).to.deep.equal(stored);
+        },
+      ));
   });
 }

@@ -7,12 +7,13 @@ import { STORES, withProcessStackOn } from './support/stores.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
 
-/** Every stored event matching `topic` (or all), paged through `GET /events`. */
-async function listAll(apiUrl: string, topic?: string): Promise<StreamedEvent[]> {
+/** Every stored event matching `filter` (`topic=…`, `topic_pattern=…`, or all), paged through `GET /events`. */
+async function listAll(apiUrl: string, filter = ''): Promise<StreamedEvent[]> {
   const all: StreamedEvent[] = [];
   for (;;) {
-    const query = new URLSearchParams({ after: String(all.at(-1)?.seq ?? 0), limit: '1000' });
-    if (topic !== undefined) query.set('topic', topic);
+    const query = new URLSearchParams(filter);
+    query.set('after', String(all.at(-1)?.seq ?? 0));
+    query.set('limit', '1000');
     const page = (await (await fetch(`${apiUrl}/events?${query}`)).json()) as StreamedEvent[];
     all.push(...page);
     if (page.length < 1000) return all;
@@ -34,7 +35,7 @@ async function publishAll(stack: ProcessStack, batches: Event[][], url?: string)
 }
 
 const batchesOf = (count: number, size: number, topics: number) =>
-  Array.from({ length: count }, () => Array.from({ length: size }, (_, i) => makeEvent({ topic: `s-${i % topics}` })));
+  Array.from({ length: count }, () => Array.from({ length: size }, (_, i) => makeEvent({ topic: `s.${i % topics}` })));
 
 async function metric(apiUrl: string, line: RegExp): Promise<number> {
   const text = await (await fetch(`${apiUrl}/metrics`)).text();
@@ -56,7 +57,7 @@ for (const store of STORES) {
         await publishAll(stack, before);
         await stack.settle(200);
         const all = await openStream(stack.apiUrl);
-        const one = await openStream(stack.apiUrl, '?topic=s-1');
+        const one = await openStream(stack.apiUrl, '?topic=s.1');
         const late = await openStream(stack.apiUrl, '?after=150');
         // Concurrent batches, with duplicates of stored events, while the streams are open, and
         // more streams joining while they are being stored (their hand-over from the store to the hub).
@@ -64,44 +65,46 @@ for (const store of STORES) {
         const dupes = before.slice(0, 3);
         const publishing = publishAll(stack, [...during, ...dupes]);
         const joiners: SseClient[] = [];
-        for (let i = 0; i < 6; i++) joiners.push(await openStream(stack.apiUrl, i % 2 ? '?topic=s-1' : ''));
+        const filters = ['', 'topic=s.1', 'topic_pattern=*.1'];
+        for (let i = 0; i < 6; i++) joiners.push(await openStream(stack.apiUrl, `?${filters[i % 3]}`));
         await publishing;
         await stack.settle(560);
         const stored = await listAll(stack.apiUrl);
         expect(stored).to.have.length(500);
         await all.waitForEvents(500);
-        await one.waitForEvents(stored.filter((e) => e.topic === 's-1').length);
+        await one.waitForEvents(stored.filter((e) => e.topic === 's.1').length);
+        expect(stored.filter((e) => e.topic === 's.1').length).to.be.below(200);
         await late.waitForEvents(350);
         // A moment for a stray repeat to show up: a marker event published last must come after everything.
-        await publishAll(stack, [[makeEvent({ topic: 's-1', event_id: 'marker' })]]);
+        await publishAll(stack, [[makeEvent({ topic: 's.1', event_id: 'marker' })]]);
         await all.waitFor(() => all.events.some((e) => e.event_id === 'marker'), 'the marker');
         await one.waitFor(() => one.events.some((e) => e.event_id === 'marker'), 'the marker');
         const everything = await listAll(stack.apiUrl);
         expect(inOrder(all).map((e) => e.seq)).to.deep.equal(everything.map((e) => e.seq));
         expect(all.events).to.deep.equal(everything);
-        expect(inOrder(one)).to.deep.equal(await listAll(stack.apiUrl, 's-1'));
+        expect(inOrder(one)).to.deep.equal(await listAll(stack.apiUrl, 'topic=s.1'));
         await late.waitFor(() => late.events.length === 351, 'the marker');
         expect(inOrder(late)).to.deep.equal(everything.filter((e) => e.seq > 150));
         for (const [i, joiner] of joiners.entries()) {
           await joiner.waitFor(() => joiner.events.some((e) => e.event_id === 'marker'), 'the marker');
-          expect(inOrder(joiner)).to.deep.equal(i % 2 ? await listAll(stack.apiUrl, 's-1') : everything);
+          expect(inOrder(joiner)).to.deep.equal(await listAll(stack.apiUrl, filters[i % 3]));
         }
         await Promise.all([all, one, late, ...joiners].map((c) => c.close()));
       }));
 
     it('resumes after a reconnect with Last-Event-ID, with the events stored while away, once each', () =>
       withProcessStackOn(store, { workers: 2 }, async (stack) => {
-        const first = await openStream(stack.apiUrl, '?topic=s-0');
+        const first = await openStream(stack.apiUrl, '?topic=s.0');
         await publishAll(stack, batchesOf(5, 20, 2));
         await first.waitForEvents(10);
         await first.close();
         const lastId = first.lastEventId as string;
         // Stored while the client is away, and more while it is back.
         await publishAll(stack, batchesOf(5, 20, 2));
-        const second = await openStream(stack.apiUrl, '?topic=s-0&after=0', { 'Last-Event-ID': lastId });
+        const second = await openStream(stack.apiUrl, '?topic=s.0&after=0', { 'Last-Event-ID': lastId });
         await publishAll(stack, batchesOf(5, 20, 2));
         await stack.settle(300);
-        const expected = await listAll(stack.apiUrl, 's-0');
+        const expected = await listAll(stack.apiUrl, 'topic=s.0');
         expect(expected).to.have.length(150);
         await second.waitForEvents(expected.filter((e) => e.seq > Number(lastId)).length);
         const received = [...inOrder(first), ...inOrder(second)];
@@ -181,6 +184,22 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
         await client.waitForEvents(i, 5000);
       }
       await client.close();
+    }));
+
+  it('refuses a bad filter or Last-Event-ID with a 400 before the stream opens', () =>
+    withStack({}, async (stack) => {
+      for (const [query, headers, path] of [
+        ['?topic=a&topic_pattern=a.*', {}, 'topic_pattern'],
+        ['?topic_pattern=a.>.b', {}, 'topic_pattern'],
+        ['?after=-1', {}, 'after'],
+        ['', { 'Last-Event-ID': 'x1' }, 'Last-Event-ID'],
+      ] as const) {
+        const res = await fetch(`${stack.apiUrl}/events/stream${query}`, { headers });
+        expect(res.status, query).to.equal(400);
+        const body = (await res.json()) as { error: { code: string; details: Array<{ path: string }> } };
+        expect(body.error.code).to.equal('invalid_query');
+        expect(body.error.details[0]?.path).to.equal(path);
+      }
     }));
 
   it('answers 503 too_many_streams beyond MAX_STREAMS, and admits again when one closes', () =>

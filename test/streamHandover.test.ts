@@ -28,7 +28,7 @@ function slowAnswers(store: StoreProvider, ms: number): StoreProvider {
 
 const event = (n: number): Event =>
   ({
-    topic: `t-${n % 3}`,
+    topic: `t.${n % 3}`,
     event_id: `e-${n}`,
     timestamp: '2025-01-31T12:00:00Z',
     source: 's',
@@ -67,11 +67,12 @@ describe('event stream hand-over from the store to the hub (in process, SQLite)'
         })();
         // Streams open all along the way, some from the start, some from an old or a future seq.
         while (n < total - 200) {
-          const topic = clients.length % 3 === 1 ? 't-1' : undefined;
+          // Every topic, one topic, or a pattern (`*.1` matches the topic `t.1` only).
+          const filter = ['', 'topic=t.1', 'topic_pattern=*.1'][clients.length % 3] as string;
           const after = clients.length % 4 === 3 ? Math.max(0, n - 100) : 0;
-          const query = new URLSearchParams({ after: String(after) });
-          if (topic) query.set('topic', topic);
-          clients.push({ client: await openStream(url, `?${query}`), topic, after });
+          const query = new URLSearchParams(filter);
+          query.set('after', String(after));
+          clients.push({ client: await openStream(url, `?${query}`), topic: filter ? 't.1' : undefined, after });
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         await writing;

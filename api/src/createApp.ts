@@ -18,6 +18,7 @@ import { type RequestState, requestId } from './requestId.js';
 import { statusPageRoute } from './statusPage.js';
 import type { StreamHub } from './streamHub.js';
 import { streamRoute } from './streamRoute.js';
+import { topicsRoute } from './topicsRoute.js';
 
 /** Everything the HTTP app needs; only main.ts (and tests) create these. */
 export interface AppDeps extends StatsDeps {
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   );
   router.get('/events', canRead, eventsRoute(deps.store));
   router.get('/events/stream', bearerAuth(deps.config.READ_TOKEN, 'access_token'), streamRoute(deps));
+  router.get('/topics', canRead, topicsRoute(deps.store));
   router.get('/stats', canRead, async (ctx) => {
     ctx.body = await readStats(deps);
   });

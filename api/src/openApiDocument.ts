@@ -14,6 +14,8 @@ import {
   readyReplySchema,
   statsSchema,
   storedEventSchema,
+  topicStatsSchema,
+  topicsQuerySchema,
   validationIssueSchema,
 } from '@aggregator/common';
 import { z } from 'zod';
@@ -99,6 +101,7 @@ function responseRegistry(): Registry {
   const registry: Registry = z.registry<{ id: string }>();
   registry.add(publishReplySchema, { id: 'PublishReply' });
   registry.add(storedEventSchema, { id: 'StoredEvent' });
+  registry.add(topicStatsSchema, { id: 'TopicStats' });
   registry.add(statsSchema, { id: 'Stats' });
   registry.add(healthReplySchema, { id: 'Health' });
   registry.add(readyReplySchema, { id: 'Ready' });
@@ -143,17 +146,18 @@ const UNAUTHORIZED = {
 
 const DEFAULT_ERROR = error('any other error, e.g. 405 method_not_allowed or 500 internal (no details)', 'Error');
 
-/** `GET /events` query parameters: typed as parsed (numbers with bounds), optional as sent. */
-function eventsParameters(): unknown[] {
-  const parsed = inlineSchema(eventsQuerySchema, 'output') as { properties: Record<string, JsonSchema> };
-  const sent = inlineSchema(eventsQuerySchema, 'input') as { required?: string[] };
-  return Object.entries(parsed.properties).map(([name, { description, ...schema }]) => ({
-    name,
-    in: 'query',
-    required: sent.required?.includes(name) ?? false,
-    description,
-    schema,
-  }));
+/**
+ * A route's query parameters: typed as parsed (numbers with bounds), optional as sent. A parameter
+ * parsed into something JSON cannot show (a topic pattern) is shown as sent (a string).
+ */
+function queryParameters(query: z.ZodType): unknown[] {
+  type Properties = { properties: Record<string, JsonSchema> };
+  const parsed = inlineSchema(query, 'output') as Properties;
+  const sent = inlineSchema(query, 'input') as Properties & { required?: string[] };
+  return Object.entries(parsed.properties).map(([name, asParsed]) => {
+    const { description, ...schema } = 'type' in asParsed ? asParsed : { ...sent.properties[name], ...asParsed };
+    return { name, in: 'query', required: sent.required?.includes(name) ?? false, description, schema };
+  });
 }
 
 const EXAMPLE_EVENT = {
@@ -239,7 +243,10 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: 'listEvents',
           summary: 'Unique stored events in processing order (seq), one page at a time',
           security: OPTIONAL_READ_TOKEN,
-          parameters: eventsParameters(),
+          description:
+            'topic selects one topic, topic_pattern the topics a pattern matches (not both: 400). A pattern page is ' +
+            'served from the topics index, as fast as a topic page when its literal prefix selects few topics.',
+          parameters: queryParameters(eventsQuerySchema),
           responses: {
             '200': json(
               'a page of events; Link names the next page when there is one',
@@ -249,7 +256,36 @@ export function openApiDocument(): Record<string, unknown> {
               },
               { Link: header('Link') },
             ),
-            '400': error('invalid_query: a parameter is invalid or repeated', 'InvalidQueryError'),
+            '400': error(
+              'invalid_query: a parameter is invalid or repeated, a pattern is malformed (the message says how), ' +
+                'or topic and topic_pattern are both given',
+              'InvalidQueryError',
+            ),
+            '401': UNAUTHORIZED,
+            '503': error('store_unavailable: no worker has created the store yet', 'StoreUnavailableError', true),
+            default: DEFAULT_ERROR,
+          },
+        },
+      },
+      '/topics': {
+        get: {
+          operationId: 'listTopics',
+          summary: 'Topics with their number of stored events and last seq, sorted by name, one page at a time',
+          description:
+            'Sorted by name in byte order (UTF-8). events and last_seq are exact at rest and equal what ' +
+            'GET /events?topic= returns for that topic.',
+          security: OPTIONAL_READ_TOKEN,
+          parameters: queryParameters(topicsQuerySchema),
+          responses: {
+            '200': json(
+              'a page of topics; Link names the next page when there is one',
+              { type: 'array', items: ref('TopicStats') },
+              { Link: header('Link') },
+            ),
+            '400': error(
+              'invalid_query: a parameter is invalid or repeated, or a pattern is malformed (the message says how)',
+              'InvalidQueryError',
+            ),
             '401': UNAUTHORIZED,
             '503': error('store_unavailable: no worker has created the store yet', 'StoreUnavailableError', true),
             default: DEFAULT_ERROR,
@@ -326,7 +362,9 @@ export function openApiDocument(): Record<string, unknown> {
           schema: { type: 'integer', minimum: 0 },
         },
         Link: {
-          description: 'RFC 8288 link to the next page: </events?…&after=N&limit=M>; rel="next"',
+          description:
+            'RFC 8288 link to the next page, with the same filter: </events?…&after=N&limit=M>; rel="next" ' +
+            '(after = the last seq), </topics?…&after=T&limit=M>; rel="next" (after = the last topic)',
           schema: { type: 'string' },
         },
         'WWW-Authenticate': { description: 'the scheme to use: Bearer', schema: { type: 'string' } },

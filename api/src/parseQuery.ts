@@ -2,9 +2,8 @@ import { InvalidQueryError } from '@aggregator/common';
 import type { z } from 'zod';
 
 /**
- * Parses a query string with `schema`.
- *
- * @throws InvalidQueryError (400 `invalid_query`) naming the first bad parameter, with every issue in `details`
+ * Parses a request's query with `schema`, or throws InvalidQueryError (400 `invalid_query`) whose
+ * message names the first bad parameter and whose details list them all.
  */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
   const parsed = schema.safeParse(query);
@@ -12,4 +11,11 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.ou
   const details = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   const first = details[0];
   throw new InvalidQueryError(`invalid query parameter ${first?.path}: ${first?.message}`, details);
+}
+
+/** `Link: <path?params>; rel="next"` for the page after this one; undefined params are left out. */
+export function nextPageLink(path: string, params: Record<string, string | number | undefined>): string {
+  const next = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) next.set(name, String(value));
+  return `<${path}?${next.toString()}>; rel="next"`;
 }

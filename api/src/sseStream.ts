@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { TopicFilter } from '@aggregator/common';
 import type { EventJsonRow } from '@aggregator/store';
-import type { StreamFilter } from './streamFilter.js';
 
 /** How one stream behaves (from the configuration). */
 export interface SseOptions {
@@ -17,7 +17,7 @@ export type StreamEndCode = 'stream_fell_behind' | 'shutting_down' | 'store_unav
 
 /** What the hub hands new events to (see streamHub.ts). */
 export interface StreamSubscriber {
-  readonly filter: StreamFilter;
+  readonly filter: TopicFilter;
   /** A new event with a higher `seq` than every one offered before, matching `filter`. */
   offer(seq: number, json: string): void;
 }
@@ -50,7 +50,7 @@ export class SseStream implements StreamSubscriber {
 
   constructor(
     private readonly res: ServerResponse,
-    readonly filter: StreamFilter,
+    readonly filter: TopicFilter,
     after: number,
     private readonly options: SseOptions,
     private readonly onDelivered: (count: number) => void,

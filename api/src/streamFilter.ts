@@ -1,13 +1,7 @@
-import type { TopicPattern } from '@aggregator/common';
+import type { TopicFilter } from '@aggregator/common';
 
-/** Which events a stream carries: one topic, the topics a pattern matches, or every topic. */
-export interface StreamFilter {
-  topic?: string;
-  topicPattern?: TopicPattern;
-}
-
-/** Whether an event of `topic` belongs on a stream with `filter`. */
-export function filterMatches(filter: StreamFilter, topic: string): boolean {
+/** Whether an event of `topic` belongs on a stream with `filter` (the one the store applies too). */
+export function filterMatches(filter: TopicFilter, topic: string): boolean {
   if (filter.topic !== undefined) return filter.topic === topic;
   return filter.topicPattern?.matches(topic) ?? true;
 }

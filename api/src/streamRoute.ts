@@ -5,14 +5,14 @@ import {
   type Logger,
   type Metrics,
   streamQuerySchema,
+  type TopicFilter,
+  topicFilterOf,
 } from '@aggregator/common';
-import type { ListQuery } from '@aggregator/store';
 import type { Middleware } from 'koa';
 import type { OpenStreams } from './openStreams.js';
 import { parseQuery } from './parseQuery.js';
 import { SseStream } from './sseStream.js';
 import type { StoreProvider } from './storeProvider.js';
-import type { StreamFilter } from './streamFilter.js';
 import type { StreamHub } from './streamHub.js';
 
 /** What the stream route needs. */
@@ -76,28 +76,24 @@ export function streamRoute(deps: StreamDeps): Middleware {
  *    than it may hold, it leaves the hub and starts over from 1.
  */
 async function follow(stream: SseStream, deps: StreamDeps): Promise<void> {
-  const query = storeQuery(stream.filter);
   for (;;) {
-    await catchUp(stream, deps.store, query, Number.POSITIVE_INFINITY);
+    await catchUp(stream, deps.store, Number.POSITIVE_INFINITY);
     if (stream.ended) return;
     stream.holdOffers();
     const joinedAt = await deps.hub.join(stream);
-    await catchUp(stream, deps.store, query, joinedAt);
+    await catchUp(stream, deps.store, joinedAt);
     if (stream.ended || stream.goLive()) return;
     deps.hub.leave(stream);
   }
 }
 
 /** Pages the store after `stream.lastSeq`, writing each row up to `upTo`, until a page is short. */
-async function catchUp(
-  stream: SseStream,
-  store: StoreProvider,
-  query: Omit<ListQuery, 'after' | 'limit'>,
-  upTo: number,
-): Promise<void> {
+async function catchUp(stream: SseStream, store: StoreProvider, upTo: number): Promise<void> {
   for (;;) {
     const after = stream.lastSeq;
-    const rows = await store.read((reader) => reader.listEventsAsJson({ ...query, after, limit: CATCH_UP_PAGE }));
+    const rows = await store.read((reader) =>
+      reader.listEventsAsJson({ ...stream.filter, after, limit: CATCH_UP_PAGE }),
+    );
     for (const [seq, json] of rows) {
       if (seq > upTo || !stream.deliver(seq, json)) return;
     }
@@ -107,13 +103,8 @@ async function catchUp(
   }
 }
 
-/** The store query of a filter. */
-function storeQuery(filter: StreamFilter): Omit<ListQuery, 'after' | 'limit'> {
-  return filter.topic === undefined ? {} : { topic: filter.topic };
-}
-
 /** The filter and start of a stream request. @throws InvalidQueryError */
-function parseStreamQuery(query: unknown, lastEventId: string): { filter: StreamFilter; after: number } {
+function parseStreamQuery(query: unknown, lastEventId: string): { filter: TopicFilter; after: number } {
   const parsed = parseQuery(streamQuerySchema, query);
   let after = parsed.after;
   if (lastEventId !== '') {
@@ -123,7 +114,5 @@ function parseStreamQuery(query: unknown, lastEventId: string): { filter: Stream
     }
     after = Number(lastEventId);
   }
-  const filter: StreamFilter = {};
-  if (parsed.topic !== undefined) filter.topic = parsed.topic;
-  return { filter, after };
+  return { filter: topicFilterOf(parsed), after };
 }

@@ -4,6 +4,8 @@ export {
   eventsQuerySchema,
   healthReplySchema,
   MAX_EVENTS_PAGE,
+  MAX_TOPICS_PAGE,
+  oneTopicFilter,
   publishBodySchema,
   publishReplySchema,
   queryIssueSchema,
@@ -12,6 +14,11 @@ export {
   statsSchema,
   storedEventSchema,
   streamQuerySchema,
+  type TopicFilter,
+  topicFilterOf,
+  topicFilterShape,
+  topicStatsSchema,
+  topicsQuerySchema,
   validationIssueSchema,
 } from './apiSchemas.js';
 export {

@@ -1,4 +1,4 @@
-import type { Event, StoreCounters } from '@aggregator/common';
+import type { Event, StoreCounters, TopicPattern } from '@aggregator/common';
 
 /**
  * The store: the authoritative record of unique events and exact counters. Two adapters implement
@@ -36,11 +36,35 @@ export interface ApplyOutcome {
 }
 
 export interface ListQuery {
-  /** Only this topic; every topic when absent. */
+  /** Only this topic; every topic when absent (and no `topicPattern`). */
   topic?: string;
+  /**
+   * Only the topics this pattern matches; never given with `topic`. Served from the topics index:
+   * the topics under the pattern's literal prefix, then their events merged in seq order, all in
+   * one snapshot (a topic created meanwhile cannot slip in below `after`).
+   */
+  topicPattern?: TopicPattern;
   /** Only events with `seq > after`. */
   after: number;
   limit: number;
+}
+
+/** A page of `listTopicStats`. */
+export interface TopicStatsQuery {
+  /** Only the topics this pattern matches; every topic when absent. */
+  topicPattern?: TopicPattern;
+  /** Only topics after this name (byte order): the last one of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+/** One topic as `GET /topics` lists it; exact at rest, as `listEvents` of that topic would count. */
+export interface TopicStats {
+  topic: string;
+  /** Its number of stored events. */
+  events: number;
+  /** The highest `seq` among them. */
+  last_seq: number;
 }
 
 /** One job's input to `applyBatches`. */
@@ -78,6 +102,8 @@ export interface EventStoreReader {
   listEventsAsJson(query: ListQuery): Promise<EventJsonRow[]>;
   readCounters(): Promise<StoreCounters>;
   listTopics(): Promise<string[]>;
+  /** Topics with their event count and last seq, sorted by name in byte order (UTF-8). */
+  listTopicStats(query: TopicStatsQuery): Promise<TopicStats[]>;
   countTopics(): Promise<number>;
   countEvents(): Promise<number>;
   /** Idempotent. */

@@ -9,6 +9,8 @@ export {
   type StoreCounters,
   type StoredEventRow,
   type StoreKind,
+  type TopicStats,
+  type TopicStatsQuery,
 } from './eventStore.js';
 export {
   describeStore,

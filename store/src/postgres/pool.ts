@@ -51,12 +51,24 @@ export function createPool(options: PostgresOptions): pg.Pool {
 /** Anything that runs a query: the pool, or one connection inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** How `inTransaction` begins: a read-write transaction, or a read-only snapshot. */
+const BEGIN = {
+  write: 'BEGIN',
+  // One snapshot for every statement of the transaction, and no writes.
+  snapshot: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+} as const;
+
 /**
- * Runs `fn` in a transaction on one connection of the pool. A connection that failed (the server
+ * Runs `fn` in a transaction on one connection of the pool (`snapshot`: every statement sees the
+ * same committed state, as of its first statement). A connection that failed (the server
  * cut it: a restart, `pg_terminate_backend`) or whose rollback failed is destroyed rather than
  * returned to the pool.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  mode: keyof typeof BEGIN = 'write',
+): Promise<T> {
   const client = await pool.connect();
   // The pool listens for errors only on idle connections: while this one is checked out, a
   // connection cut by the server emits 'error' here, which without a listener would crash the
@@ -67,7 +79,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   };
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    await client.query(BEGIN[mode]);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

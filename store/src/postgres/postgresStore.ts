@@ -1,3 +1,4 @@
+import type { TopicPattern } from '@aggregator/common';
 import type pg from 'pg';
 import type {
   ApplyOutcome,
@@ -8,13 +9,16 @@ import type {
   ListQuery,
   StoreCounters,
   StoredEventRow,
+  TopicStats,
+  TopicStatsQuery,
 } from '../eventStore.js';
 import { postgresLocation } from '../location.js';
 import { checkSchemaVersion } from '../schemaVersion.js';
+import { MAX_MERGED_TOPICS, matchingTopics, runAsync, selectionOf, type TopicRead } from '../topicSelection.js';
 import { applyGroup } from './applyGroup.js';
 import { migrate, readSchemaVersion } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrationList.js';
-import { createPool, inTransaction, type PostgresOptions } from './pool.js';
+import { createPool, inTransaction, type PostgresOptions, type Queryable } from './pool.js';
 import { PRUNE_APPLIED_JOBS } from './sql/appliedJobs.js';
 import { READ_COUNTERS } from './sql/counters.js';
 import {
@@ -24,7 +28,12 @@ import {
   LIST_EVENTS_OF_TOPIC,
   LIST_EVENTS_OF_TOPIC_JSON,
 } from './sql/listEvents.js';
-import { COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
+import {
+  LIST_EVENTS_OF_TOPIC_SET,
+  LIST_EVENTS_OF_TOPIC_SET_JSON,
+  listEventsOfTopics,
+} from './sql/listEventsOfTopics.js';
+import { COUNT_TOPICS, LIST_TOPICS, LIST_TOPICS_IN_RANGE, TOPIC_STATS } from './sql/topics.js';
 
 export type { PostgresOptions };
 
@@ -41,34 +50,75 @@ class PostgresReader implements EventStoreReader {
     readonly location: string,
   ) {}
 
-  async listEvents({ topic, after, limit }: ListQuery): Promise<StoredEventRow[]> {
-    const { rows } =
-      topic === undefined
-        ? await this.pool.query<StoredEventRow>({ name: 'list_events', text: LIST_EVENTS, values: [after, limit] })
-        : await this.pool.query<StoredEventRow>({
-            name: 'list_events_of_topic',
-            text: LIST_EVENTS_OF_TOPIC,
-            values: [topic, after, limit],
-          });
-    return rows;
+  async listEvents(query: ListQuery): Promise<StoredEventRow[]> {
+    return this.#list<StoredEventRow>(query, false);
   }
 
-  async listEventsAsJson({ topic, after, limit }: ListQuery): Promise<EventJsonRow[]> {
-    const { rows } =
-      topic === undefined
-        ? await this.pool.query<EventJsonRow>({
-            name: 'list_events_json',
-            text: LIST_EVENTS_JSON,
-            values: [after, limit],
-            rowMode: 'array',
-          })
-        : await this.pool.query<EventJsonRow>({
-            name: 'list_events_of_topic_json',
-            text: LIST_EVENTS_OF_TOPIC_JSON,
-            values: [topic, after, limit],
-            rowMode: 'array',
-          });
-    return rows;
+  async listEventsAsJson(query: ListQuery): Promise<EventJsonRow[]> {
+    return this.#list<EventJsonRow>(query, true);
+  }
+
+  async #list<Row>(query: ListQuery, json: boolean): Promise<Row[]> {
+    const { after, limit } = query;
+    const selection = selectionOf(query);
+    const suffix = json ? '_json' : '';
+    if (selection.kind === 'pattern') {
+      // The topics and their events in one snapshot: a topic created between the two reads cannot
+      // show events below `after` that a later page would skip.
+      return inTransaction(
+        this.pool,
+        (client) => this.#listOfPattern<Row>(client, selection.pattern, after, limit, json),
+        'snapshot',
+      );
+    }
+    return selection.kind === 'all'
+      ? await queryRows<Row>(this.pool, json, {
+          name: `list_events${suffix}`,
+          text: json ? LIST_EVENTS_JSON : LIST_EVENTS,
+          values: [after, limit],
+        })
+      : await queryRows<Row>(this.pool, json, {
+          name: `list_events_of_topic${suffix}`,
+          text: json ? LIST_EVENTS_OF_TOPIC_JSON : LIST_EVENTS_OF_TOPIC,
+          values: [selection.topic, after, limit],
+        });
+  }
+
+  async #listOfPattern<Row>(
+    client: Queryable,
+    pattern: TopicPattern,
+    after: number,
+    limit: number,
+    json: boolean,
+  ): Promise<Row[]> {
+    const topics = await runAsync(matchingTopics(pattern, undefined), (read) => readTopics(client, read));
+    if (topics.length === 0) return [];
+    const suffix = json ? '_json' : '';
+    return topics.length > MAX_MERGED_TOPICS
+      ? await queryRows<Row>(client, json, {
+          name: `list_events_of_topic_set${suffix}`,
+          text: json ? LIST_EVENTS_OF_TOPIC_SET_JSON : LIST_EVENTS_OF_TOPIC_SET,
+          values: [after, limit, topics],
+        })
+      : await queryRows<Row>(client, json, {
+          // Prepared once per connection and number of topics (at most MAX_MERGED_TOPICS × 2).
+          name: `list_events_of_${topics.length}_topics${suffix}`,
+          text: listEventsOfTopics(topics.length, json),
+          values: [after, limit, ...topics],
+        });
+  }
+
+  listTopicStats({ topicPattern, after, limit }: TopicStatsQuery): Promise<TopicStats[]> {
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        const topics = await runAsync(matchingTopics(topicPattern, after, limit), (read) => readTopics(client, read));
+        if (topics.length === 0) return [];
+        const { rows } = await client.query<TopicStats>({ name: 'topic_stats', text: TOPIC_STATS, values: [topics] });
+        return rows;
+      },
+      'snapshot',
+    );
   }
 
   async readCounters(): Promise<StoreCounters> {
@@ -97,6 +147,25 @@ class PostgresReader implements EventStoreReader {
     this.#closed ??= this.pool.end();
     return this.#closed;
   }
+}
+
+/** Runs a statement, its rows as objects or, for `json` (rows of `seq, json`), as arrays. */
+async function queryRows<Row>(
+  db: Queryable,
+  json: boolean,
+  config: { name: string; text: string; values: unknown[] },
+): Promise<Row[]> {
+  const { rows } = json ? await db.query({ ...config, rowMode: 'array' }) : await db.query(config);
+  return rows as Row[];
+}
+
+async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Promise<string[]> {
+  const { rows } = await client.query<{ topic: string }>({
+    name: 'list_topics_in_range',
+    text: LIST_TOPICS_IN_RANGE,
+    values: [bounds.from, bounds.after, bounds.to, limit ?? null],
+  });
+  return rows.map((r) => r.topic);
 }
 
 class PostgresWriter extends PostgresReader implements EventStoreWriter {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Event } from '@aggregator/common';
+import type { Event, TopicPattern } from '@aggregator/common';
 import Database from 'better-sqlite3';
 import type {
   ApplyOutcome,
@@ -12,8 +12,11 @@ import type {
   ListQuery,
   StoreCounters,
   StoredEventRow,
+  TopicStats,
+  TopicStatsQuery,
 } from '../eventStore.js';
 import { checkSchemaVersion } from '../schemaVersion.js';
+import { MAX_MERGED_TOPICS, matchingTopics, runSync, selectionOf, type TopicRead } from '../topicSelection.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
@@ -24,9 +27,14 @@ import {
   LIST_EVENTS_OF_TOPIC,
   LIST_EVENTS_OF_TOPIC_JSON,
 } from './sql/listEvents.js';
+import {
+  LIST_EVENTS_OF_TOPIC_SET,
+  LIST_EVENTS_OF_TOPIC_SET_JSON,
+  listEventsOfTopics,
+} from './sql/listEventsOfTopics.js';
 import { IS_JOB_APPLIED, MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
 import { INIT_COUNTERS } from './sql/schema.js';
-import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS } from './sql/topics.js';
+import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS, LIST_TOPICS_IN_RANGE, TOPIC_STATS } from './sql/topics.js';
 
 export interface SqliteOptions {
   /** How long a writer waits for another writer's lock before SQLITE_BUSY. */
@@ -47,6 +55,14 @@ function prepareReads(db: Db) {
     topics: db.prepare<[], { topic: string }>(LIST_TOPICS).pluck(),
     topicCount: db.prepare<[], number>(COUNT_TOPICS).pluck(),
     count: db.prepare<[], number>(COUNT_EVENTS).pluck(),
+    topicsInRange: db.prepare<[string, string, string, number], string>(LIST_TOPICS_IN_RANGE).pluck(),
+    topicStats: db.prepare<[string], TopicStats>(TOPIC_STATS),
+    listOfTopicSet: db.prepare<[{ after: number; limit: number; set: string }], StoredEventRow>(
+      LIST_EVENTS_OF_TOPIC_SET,
+    ),
+    listOfTopicSetJson: db
+      .prepare<[{ after: number; limit: number; set: string }], EventJsonRow>(LIST_EVENTS_OF_TOPIC_SET_JSON)
+      .raw(),
   };
 }
 
@@ -66,14 +82,69 @@ class SqliteReader implements EventStoreReader {
     this.reads = prepareReads(db);
   }
 
-  async listEvents({ topic, after, limit }: ListQuery): Promise<StoredEventRow[]> {
-    return topic === undefined ? this.reads.list.all(after, limit) : this.reads.listOfTopic.all(topic, after, limit);
+  async listEvents(query: ListQuery): Promise<StoredEventRow[]> {
+    return this.#list(query, false) as StoredEventRow[];
   }
 
-  async listEventsAsJson({ topic, after, limit }: ListQuery): Promise<EventJsonRow[]> {
-    return topic === undefined
-      ? this.reads.listJson.all(after, limit)
-      : this.reads.listOfTopicJson.all(topic, after, limit);
+  async listEventsAsJson(query: ListQuery): Promise<EventJsonRow[]> {
+    return this.#list(query, true) as EventJsonRow[];
+  }
+
+  #list(query: ListQuery, json: boolean): unknown[] {
+    const { after, limit } = query;
+    const selection = selectionOf(query);
+    switch (selection.kind) {
+      case 'all':
+        return (json ? this.reads.listJson : this.reads.list).all(after, limit);
+      case 'topic':
+        return (json ? this.reads.listOfTopicJson : this.reads.listOfTopic).all(selection.topic, after, limit);
+      case 'pattern':
+        // The topics and their events in one read transaction: one snapshot, so a topic created
+        // between the two reads cannot show events below `after` that a later page would skip.
+        return this.#snapshot(() => this.#listOfPattern(selection.pattern, after, limit, json));
+      default:
+        throw new Error(`unknown selection ${(selection satisfies never as { kind: string }).kind}`);
+    }
+  }
+
+  #listOfPattern(pattern: TopicPattern, after: number, limit: number, json: boolean): unknown[] {
+    const topics = runSync(matchingTopics(pattern, undefined), this.#readTopics);
+    if (topics.length === 0) return [];
+    if (topics.length > MAX_MERGED_TOPICS) {
+      const set = JSON.stringify(topics);
+      return (json ? this.reads.listOfTopicSetJson : this.reads.listOfTopicSet).all({ after, limit, set });
+    }
+    const params: Record<string, string | number> = { after, limit };
+    for (const [i, topic] of topics.entries()) params[`t${i}`] = topic;
+    return this.#ofTopics(topics.length, json).all(params);
+  }
+
+  /** The merge statement for `n` topics, prepared on first use (at most MAX_MERGED_TOPICS × 2 of them). */
+  #ofTopics(n: number, json: boolean): Database.Statement {
+    const key = `${n}${json ? 'j' : ''}`;
+    let statement = this.#mergeStatements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(listEventsOfTopics(n, json));
+      if (json) statement.raw();
+      this.#mergeStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  readonly #mergeStatements = new Map<string, Database.Statement>();
+
+  readonly #readTopics = ({ bounds, limit }: TopicRead): string[] =>
+    this.reads.topicsInRange.all(bounds.from, bounds.after, bounds.to, limit ?? -1);
+
+  #snapshot<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  async listTopicStats({ topicPattern, after, limit }: TopicStatsQuery): Promise<TopicStats[]> {
+    return this.#snapshot(() => {
+      const topics = runSync(matchingTopics(topicPattern, after, limit), this.#readTopics);
+      return topics.flatMap((topic) => this.reads.topicStats.get(topic) ?? []);
+    });
   }
 
   async readCounters(): Promise<StoreCounters> {

@@ -1,4 +1,4 @@
-const COLUMNS = 'topic, event_id, timestamp, source, payload, seq, processed_at';
+export const COLUMNS = 'topic, event_id, timestamp, source, payload, seq, processed_at';
 
 /** Inputs: $1 after (seq), $2 limit. Output: rows of every topic with seq > after, in seq order. */
 export const LIST_EVENTS = `SELECT ${COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`;
@@ -12,7 +12,7 @@ SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $
  * `to_json`, the payload spliced in as the JSON text it was stored as (as SQLite does it, see
  * ../../sqlite/sql/listEvents.ts).
  */
-const EVENT_JSON = `'{"topic":' || to_json(topic)::text || ',"event_id":' || to_json(event_id)::text ||
+export const EVENT_JSON = `'{"topic":' || to_json(topic)::text || ',"event_id":' || to_json(event_id)::text ||
   ',"timestamp":' || to_json(timestamp)::text || ',"source":' || to_json(source)::text ||
   ',"payload":' || payload || ',"seq":' || seq || ',"processed_at":' || to_json(processed_at)::text || '}'`;
 

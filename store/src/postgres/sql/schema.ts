@@ -50,3 +50,12 @@ export const INIT_COUNTERS = `
 INSERT INTO counters (id, received, unique_processed, duplicate_dropped, store_id, created_at)
 VALUES (1, 0, 0, 0, $1, $2)
 ON CONFLICT (id) DO NOTHING`;
+
+/**
+ * Version 2: the topics in byte order, as SQLite keeps them. The primary key sorts by the
+ * database's collation (often a locale's, where `eu.` prefixes are not one range), so topic
+ * patterns (their literal prefix is a range of names) and `GET /topics` pages read this one.
+ */
+export const V2_TOPICS_BY_NAME_BYTES = `
+CREATE INDEX topics_by_name_bytes ON topics (topic COLLATE "C");
+`;

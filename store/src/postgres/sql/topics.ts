@@ -3,3 +3,22 @@ export const LIST_TOPICS = 'SELECT topic FROM topics ORDER BY topic COLLATE "C"'
 
 /** Output: `n`, the number of topics. */
 export const COUNT_TOPICS = 'SELECT count(*)::bigint AS n FROM topics';
+
+/**
+ * Inputs: $1 from (inclusive), $2 after (exclusive), $3 to (exclusive), $4 limit (NULL: all).
+ * Output: `topic` names in that range, in byte order (`COLLATE "C"`: UTF-8 compared bytewise), read
+ * from the `topics_by_name_bytes` index. See ../../topicSelection.ts for the bounds.
+ */
+export const LIST_TOPICS_IN_RANGE = `
+SELECT topic FROM topics
+WHERE topic COLLATE "C" >= $1 AND topic COLLATE "C" > $2 AND topic COLLATE "C" < $3
+ORDER BY topic COLLATE "C" LIMIT $4`;
+
+/**
+ * Inputs: $1 topics (text[]). Output: `topic, events, last_seq` of each, sorted bytewise: its count
+ * from the topics table and its highest seq, one seek at the end of its `(topic, seq)` index range.
+ * Both are written in the transaction that stores the events, so they agree with `GET /events`.
+ */
+export const TOPIC_STATS = `
+SELECT topic, unique_count AS events, (SELECT max(seq) FROM events WHERE events.topic = topics.topic) AS last_seq
+FROM topics WHERE topic = ANY($1::text[]) ORDER BY topic COLLATE "C"`;

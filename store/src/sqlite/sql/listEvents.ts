@@ -1,4 +1,4 @@
-const COLUMNS = 'topic, event_id, timestamp, source, payload, seq, processed_at';
+export const COLUMNS = 'topic, event_id, timestamp, source, payload, seq, processed_at';
 
 /** Inputs: after (seq), limit. Output: rows of every topic with seq > after, in seq order. */
 export const LIST_EVENTS = `SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
@@ -13,7 +13,7 @@ SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?`;
  * instead of materialising a JS object per row and stringifying its fields halves the API's CPU
  * per page.
  */
-const EVENT_JSON = `'{"topic":' || json_quote(topic) || ',"event_id":' || json_quote(event_id) ||
+export const EVENT_JSON = `'{"topic":' || json_quote(topic) || ',"event_id":' || json_quote(event_id) ||
   ',"timestamp":' || json_quote(timestamp) || ',"source":' || json_quote(source) ||
   ',"payload":' || payload || ',"seq":' || seq || ',"processed_at":' || json_quote(processed_at) || '}'`;
 

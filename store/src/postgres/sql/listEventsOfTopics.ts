@@ -1,0 +1,34 @@
+import { COLUMNS, EVENT_JSON } from './listEvents.js';
+
+/**
+ * Events of several topics in seq order, reading about `limit + topics` rows whatever the topics
+ * hold. Inputs: $1 after (seq), $2 limit, $3 … one topic each (`topics` of them). Output: as
+ * LIST_EVENTS (or LIST_EVENTS_JSON with `json`).
+ *
+ * One branch per topic reads its `(topic, seq)` index range from `after` on, in seq order; under
+ * the outer ORDER BY PostgreSQL plans a Merge Append of those index scans, which pulls a row from
+ * a branch only when the merge takes its previous one, so the outer LIMIT stops them all
+ * (test/postgresQueries.test.ts checks the plan).
+ */
+export function listEventsOfTopics(topics: number, json: boolean): string {
+  if (topics < 1) throw new Error('listEventsOfTopics needs at least one topic');
+  const columns = json ? `seq, ${EVENT_JSON} AS json` : COLUMNS;
+  const branch = (i: number) =>
+    `SELECT ${columns} FROM events WHERE topic = $${i + 3} AND seq > $1 ORDER BY seq LIMIT $2`;
+  // One topic: a single SELECT, which takes no second ORDER BY.
+  if (topics === 1) return branch(0);
+  const branches = Array.from({ length: topics }, (_, i) => `(${branch(i)})`);
+  return `${branches.join('\nUNION ALL\n')}\nORDER BY seq LIMIT $2`;
+}
+
+/**
+ * Events of many topics in seq order, by the seq index: for patterns matching more than
+ * MAX_MERGED_TOPICS topics (../../topicSelection.ts). Inputs: $1 after (seq), $2 limit, $3 the
+ * topics (text[]).
+ */
+export const LIST_EVENTS_OF_TOPIC_SET = `
+SELECT ${COLUMNS} FROM events WHERE seq > $1 AND topic = ANY($3::text[]) ORDER BY seq LIMIT $2`;
+
+/** As LIST_EVENTS_OF_TOPIC_SET; output: rows of `seq, json`. */
+export const LIST_EVENTS_OF_TOPIC_SET_JSON = `
+SELECT seq, ${EVENT_JSON} AS json FROM events WHERE seq > $1 AND topic = ANY($3::text[]) ORDER BY seq LIMIT $2`;
