@@ -7,7 +7,13 @@ import { REDIS_SERVER } from './support/tools.js';
 /** The JSON line the bench prints last (the parts the tests read). */
 interface BenchReport {
   setup: { store: string };
-  results: Array<{ mode: string; exact: boolean; errors: number; cpuUsPerEvent: Record<string, number> }>;
+  results: Array<{
+    mode: string;
+    exact: boolean;
+    errors: number;
+    cpuUsPerEvent: Record<string, number>;
+    streams?: { streams: number; delivered: number; exact: boolean };
+  }>;
   queries: { errors: number };
   memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
   ceilings: {
@@ -42,7 +48,11 @@ describe('npm run bench (smoke)', function () {
   it('runs every mode on a fresh stack and finds the counters exact', async () => {
     const report = await runBench([]);
     expect(report.setup.store).to.equal('sqlite');
-    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag']);
+    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag', 'stream']);
+    // Every stream received every new event once, in order.
+    const streamed = report.results.find((r) => r.mode === 'stream')?.streams;
+    expect(streamed).to.include({ streams: 5, exact: true });
+    expect(streamed?.delivered).to.be.above(0);
     for (const r of report.results) {
       expect(r, r.mode).to.include({ exact: true, errors: 0 });
       // SQLite works inside the workers: no store server to count.

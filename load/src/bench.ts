@@ -10,6 +10,7 @@ import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
 import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
 import { type QueryResult, runQueries } from './bench/queryLoad.js';
 import { runLoad } from './bench/runLoad.js';
+import { openBenchStreams, type StreamLoadResult } from './bench/streamLoad.js';
 import { freePort } from './stack/freePort.js';
 import { type LocalStack, startLocalStack } from './stack/localStack.js';
 
@@ -21,8 +22,11 @@ stored and counted, checks the counters are exact, and prints a table and one JS
 µs/event: the CPU time each part used, divided by the events of the mode; store is the
 PostgreSQL server, all its processes; SQLite's work is inside the workers').
 
-  --modes LIST        batch,single,lag,query,ceiling (comma-separated; default all of them,
-                      in this order)
+  --modes LIST        batch,single,lag,stream,query,ceiling (comma-separated; default all of
+                      them, in this order)
+                      stream: --streams open GET /events/stream connections while single
+                      events are published as in lag mode; publish -> delivered latency
+                      over every stream, and API CPU per delivered event
                       ceiling: what this machine allows without the service, in this run: no-op
                       node:http and Koa servers (20,000 one-event requests each, lean
                       generator), SQLite and the store alone (200,000 events), redis-benchmark,
@@ -34,7 +38,8 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
   --connections N     connections in batch / single and ceiling   default 16 / 64
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
-  --lag-seconds N     duration of lag mode                        default 10
+  --lag-seconds N     duration of lag mode (and stream mode)      default 10
+  --streams N         open streams in stream mode                 default 50
   --query-seconds N   duration of query mode                      default 5
   --apis N            API replicas (node cluster on one port)     default 1
   --workers N         worker processes                            default 1
@@ -69,6 +74,8 @@ interface ModeResult {
   detail: string;
   /** CPU microseconds per event spent by each part (load is the generator, this process). */
   cpuUsPerEvent: CpuSample & { total: number };
+  /** Stream mode: what the streams received, and the API's CPU per delivered event. */
+  streams?: StreamLoadResult & { apiCpuUsPerDelivered: number };
 }
 
 /** What a mode needs of the stack: its processes, and a reader of its store. */
@@ -99,7 +106,7 @@ async function settle(url: string, receivedTarget: number, timeoutMs: number) {
 
 async function runMode(
   { stack, store }: Bench,
-  mode: 'batch' | 'single' | 'lag' | 'fill',
+  mode: 'batch' | 'single' | 'lag' | 'stream' | 'fill',
   opts: {
     events: number;
     batch: number;
@@ -108,6 +115,8 @@ async function runMode(
     rate?: number;
     client?: 'lean' | 'autocannon';
     ids?: IdStyle;
+    /** Open streams that must receive every new event before the CPU is sampled (stream mode). */
+    streams?: number;
   },
 ): Promise<ModeResult> {
   const url = stack.url;
@@ -128,6 +137,7 @@ async function runMode(
   };
   // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
   // a core in the API and the generator.
+  const streams = opts.streams ? await openBenchStreams(url, opts.streams, seqBefore) : undefined;
   const cpuBefore = sampleCpu(pids);
   const started = performance.now();
   const load = await runLoad(factory, {
@@ -142,6 +152,7 @@ async function runMode(
   const sent = factory.generated;
   const after = await settle(url, before.received + sent, Math.max(300_000, sent));
   const seconds = (performance.now() - started) / 1000;
+  await streams?.waitFor(after.unique_processed - before.unique_processed, 60_000);
   const cpuAfter = sampleCpu(pids);
   const perEvent = (part: keyof CpuSample) => Math.round(((cpuAfter[part] - cpuBefore[part]) * 1e6) / sent);
   const cpu = {
@@ -160,6 +171,7 @@ async function runMode(
   const exact =
     failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
   const lag = pregenerate ? undefined : await storedLagMs(store, seqBefore);
+  const streamed = streams?.stop(d.unique);
   return {
     mode,
     events: sent,
@@ -170,8 +182,12 @@ async function runMode(
     publishP99Ms: load.latencyP99,
     lagP50Ms: lag?.p50 ?? null,
     lagP99Ms: lag?.p99 ?? null,
-    exact,
+    exact: exact && (streamed?.exact ?? true),
     cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
+    streams: streamed && {
+      ...streamed,
+      apiCpuUsPerDelivered: Math.round(((cpuAfter.api - cpuBefore.api) * 1e6) / streamed.delivered),
+    },
     detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
   };
 }
@@ -179,7 +195,8 @@ async function runMode(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      modes: { type: 'string', default: 'batch,single,lag,query,ceiling' },
+      modes: { type: 'string', default: 'batch,single,lag,stream,query,ceiling' },
+      streams: { type: 'string' },
       'query-seconds': { type: 'string' },
       events: { type: 'string' },
       batch: { type: 'string', default: '100' },
@@ -214,9 +231,11 @@ async function main(): Promise<void> {
   if (client !== 'lean' && client !== 'autocannon') throw new Error('--client must be lean or autocannon');
   const ids = values.ids;
   if (ids !== 'ordered' && ids !== 'random') throw new Error('--ids must be ordered or random');
-  const modes = values.modes.split(',').map((m) => m.trim()) as Array<'ceiling' | 'batch' | 'single' | 'lag' | 'query'>;
+  const modes = values.modes.split(',').map((m) => m.trim()) as Array<
+    'ceiling' | 'batch' | 'single' | 'lag' | 'stream' | 'query'
+  >;
   for (const m of modes) {
-    if (!['ceiling', 'batch', 'single', 'lag', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
+    if (!['ceiling', 'batch', 'single', 'lag', 'stream', 'query'].includes(m)) throw new Error(`unknown mode "${m}"`);
   }
 
   const storeKind = values.store;
@@ -309,8 +328,18 @@ async function main(): Promise<void> {
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
+        const streams = mode === 'stream' ? num('streams', values.streams, smoke ? 5 : 50, 1, 10_000) : undefined;
         results.push(
-          await runMode(bench, 'lag', { events: rate * seconds, batch: 1, dup, connections: 16, rate, client, ids }),
+          await runMode(bench, mode, {
+            events: rate * seconds,
+            batch: 1,
+            dup,
+            connections: 16,
+            rate,
+            client,
+            ids,
+            streams,
+          }),
         );
       }
     }
@@ -321,6 +350,14 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`store: ${describeBenchStore(stack)}, workers: ${stack.workers.length}\n`);
     printTable(results, memory);
+    for (const { streams } of results) {
+      if (!streams) continue;
+      process.stdout.write(
+        `stream: ${streams.streams} streams, ${streams.delivered} events delivered, publish -> delivered ` +
+          `p50 ${streams.p50Ms} ms, p99 ${streams.p99Ms} ms, max ${streams.maxMs} ms; API CPU ` +
+          `${streams.apiCpuUsPerDelivered} µs per delivered event (publishing included); exact ${streams.exact}\n`,
+      );
+    }
     for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
       process.stdout.write(
