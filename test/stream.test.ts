@@ -149,8 +149,10 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       const socket = connect(Number(port), '127.0.0.1');
       socket.write('GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n');
       socket.pause();
-      await waitUntil(async () => (await metric(stack.apiUrl, /^aggregator_streams_open\{/)) === 1, {
-        what: 'the stream to open',
+      // And one that reads: the same bursts, larger than the bound, never cut it off.
+      const reader = await openStream(stack.apiUrl);
+      await waitUntil(async () => (await metric(stack.apiUrl, /^aggregator_streams_open\{/)) === 2, {
+        what: 'the streams to open',
       });
       // Far more than the kernel's socket buffers and the stream's bound together.
       const payload = { blob: 'x'.repeat(100_000) };
@@ -173,7 +175,13 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       expect(final).to.match(/"code":"stream_fell_behind"/);
       const lastId = [...text.matchAll(/^id: (\d+)$/gm)].at(-1)?.[1];
       expect(final).to.include(`Last-Event-ID: ${lastId}`);
-      expect(await metric(stack.apiUrl, /^aggregator_streams_open\{/)).to.equal(0);
+      await reader.waitForEvents(published);
+      expect(reader.done).to.equal(false);
+      expect(reader.messages.filter((m) => m.event === 'error')).to.deep.equal([]);
+      await reader.close();
+      await waitUntil(async () => (await metric(stack.apiUrl, /^aggregator_streams_open\{/)) === 0, {
+        what: 'no stream open',
+      });
     }));
 
   it("delivers new events through the workers' announcements, not the poll", () =>
