@@ -66,6 +66,8 @@ export class SseStream implements StreamSubscriber {
         resolve();
       });
     });
+    // A write that races the connection's end fails on the response; 'close' follows and ends the stream.
+    res.on('error', () => {});
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
