@@ -436,6 +436,25 @@ for (const adapter of adapters) {
         expect(json.map(([seq]) => seq)).to.deep.equal(rows.map((r) => r.seq));
       }));
 
+    it('merges the ranges of many topics that hold little of the store, in seq order', () =>
+      withStore(async (store) => {
+        // 100 topics of one event each beside a topic of 5,000: reading the seq index for them
+        // would be most of the store; merging their ranges reads about a page.
+        const sparse = Array.from({ length: 100 }, (_, i) => `s.${i}`);
+        const big = Array.from({ length: 5000 }, (_, i) => event('big', String(i)));
+        await applyBatch(store, 'j1', [...big.slice(0, 1500), ...sparse.slice(0, 50).map((t) => event(t, '1'))]);
+        await applyBatch(store, 'j2', [...sparse.slice(50).map((t) => event(t, '1')), ...big.slice(1500)]);
+        const pattern = parseTopicPattern('s.*');
+        const rows = await store.listEvents({ topicPattern: pattern, after: 1520, limit: 40 });
+        expect(rows.map((r) => r.seq)).to.deep.equal([
+          ...Array.from({ length: 30 }, (_, i) => 1521 + i),
+          ...Array.from({ length: 10 }, (_, i) => 1551 + i),
+        ]);
+        expect(rows.map((r) => r.topic)).to.deep.equal(sparse.slice(20, 60));
+        const json = await store.listEventsAsJson({ topicPattern: pattern, after: 1520, limit: 40 });
+        expect(json.map(([seq]) => seq)).to.deep.equal(rows.map((r) => r.seq));
+      }));
+
     it('treats a pattern without wildcards as that topic, and refuses a topic and a pattern at once', () =>
       withPatternTopics(async (store) => {
         const exact = await store.listEvents({

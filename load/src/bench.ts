@@ -8,7 +8,7 @@ import { type EventStoreReader, openStoreReader } from '@aggregator/store';
 import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilings.js';
 import { createEventFactory, type IdStyle } from './bench/eventFactory.js';
 import { type CpuSample, maxSeq, peakRssMb, redisMemoryMb, sampleCpu, storedLagMs, treePids } from './bench/measure.js';
-import { type QueryResult, runQueries } from './bench/queryLoad.js';
+import { type QueryFigures, type QueryResult, runQueries } from './bench/queryLoad.js';
 import { runLoad } from './bench/runLoad.js';
 import { openBenchStreams, type StreamLoadResult } from './bench/streamLoad.js';
 import { freePort } from './stack/freePort.js';
@@ -32,7 +32,8 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
                       generator), SQLite and the store alone (200,000 events), redis-benchmark,
                       20,000 no-op BullMQ jobs. Last, so that the Redis writes it makes cannot
                       bring an AOF rewrite into the other modes
-                      query: GET /events?topic=&after=<random>&limit=100 for --query-seconds
+                      query: GET /events?topic=<one topic>&after=<random>&limit=100 for
+                      --query-seconds, then ?topic_pattern=bench.g<k>.* (4 topics) as long
   --events N          events per mode (batch and single)          default 200000 / 60000
   --batch N           events per request in batch mode            default 100
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
@@ -40,7 +41,8 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
   --lag-seconds N     duration of lag mode (and stream mode)      default 10
   --streams N         open streams in stream mode                 default 50
-  --query-seconds N   duration of query mode                      default 5
+  --query-seconds N   duration of each kind of query page         default 5
+  --topics N          topics the events spread over (bench.g<i/4>.t<i%4>) default 8
   --apis N            API replicas (node cluster on one port)     default 1
   --workers N         worker processes                            default 1
   --store S           sqlite, or postgres: a private PostgreSQL (durable, as SQLite
@@ -115,12 +117,13 @@ async function runMode(
     rate?: number;
     client?: 'lean' | 'autocannon';
     ids?: IdStyle;
+    topics?: number;
     /** Open streams that must receive every new event before the CPU is sampled (stream mode). */
     streams?: number;
   },
 ): Promise<ModeResult> {
   const url = stack.url;
-  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids);
+  const factory = createEventFactory(randomUUID().slice(0, 8), opts.dup, opts.ids, opts.topics);
   const before = await stats(url);
   const seqBefore = await maxSeq(store);
   const requests = Math.ceil(opts.events / opts.batch);
@@ -209,6 +212,7 @@ async function main(): Promise<void> {
       store: { type: 'string', default: 'sqlite' },
       smoke: { type: 'boolean', default: false },
       fill: { type: 'string' },
+      topics: { type: 'string' },
       profile: { type: 'string' },
       client: { type: 'string', default: 'lean' },
       ids: { type: 'string', default: 'ordered' },
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
   if (client !== 'lean' && client !== 'autocannon') throw new Error('--client must be lean or autocannon');
   const ids = values.ids;
   if (ids !== 'ordered' && ids !== 'random') throw new Error('--ids must be ordered or random');
+  const topics = num('topics', values.topics, 8, 1, 100_000);
   const modes = values.modes.split(',').map((m) => m.trim()) as Array<
     'ceiling' | 'batch' | 'single' | 'lag' | 'stream' | 'query'
   >;
@@ -262,7 +267,7 @@ async function main(): Promise<void> {
   }
   const bench: Bench = { stack, store };
   const results: ModeResult[] = [];
-  let queries: (QueryResult & { storedEvents: number }) | undefined;
+  let queries: (QueryResult & { storedEvents: number; topics: number }) | undefined;
   let ceilings: Ceilings | undefined;
   let redisMb: { used: number; peak: number } | undefined;
   try {
@@ -272,7 +277,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     for (let filled = 0; filled < fill; ) {
       const chunk = Math.min(FILL_CHUNK, fill - filled);
-      const r = await runMode(bench, 'fill', { events: chunk, batch, dup, connections: 16, ids });
+      const r = await runMode(bench, 'fill', { events: chunk, batch, dup, connections: 16, ids, topics });
       if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
       filled += r.events;
       const rate = Math.round(filled / ((performance.now() - started) / 1000));
@@ -307,6 +312,7 @@ async function main(): Promise<void> {
             connections: num('connections', values.connections, smoke ? 4 : 16, 1, 1024),
             client,
             ids,
+            topics,
           }),
         );
       } else if (mode === 'single') {
@@ -317,14 +323,15 @@ async function main(): Promise<void> {
           connections: num('connections', values.connections, smoke ? 8 : 64, 1, 1024),
           client,
           ids,
+          topics,
         });
         singlePeak = r.eventsPerSecond;
         results.push(r);
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
         const stored = await maxSeq(store);
-        const q = await runQueries(stack.url, 8, stored, seconds);
-        queries = { ...q, storedEvents: stored };
+        const q = await runQueries(stack.url, topics, stored, seconds);
+        queries = { ...q, storedEvents: stored, topics };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
@@ -338,6 +345,7 @@ async function main(): Promise<void> {
             rate,
             client,
             ids,
+            topics,
             streams,
           }),
         );
@@ -360,9 +368,15 @@ async function main(): Promise<void> {
     }
     for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
+      const { exact, pattern } = queries;
+      const line = (what: string, q: QueryFigures) =>
+        `query ${what}&after=<random>&limit=100 over ${queries?.storedEvents} stored events in ${queries?.topics} topics: ` +
+        `${q.pagesPerSecond} pages/s, p50 ${q.p50} ms, p99 ${q.p99} ms, errors ${q.errors}\n`;
+      process.stdout.write(line('?topic=<one>', exact));
+      process.stdout.write(line('?topic_pattern=bench.g<k>.* (4 topics)', pattern));
       process.stdout.write(
-        `query: GET /events?topic=&after=<random>&limit=100 over ${queries.storedEvents} stored events: ` +
-          `${queries.requests} requests, p50 ${queries.p50} ms, p99 ${queries.p99} ms, errors ${queries.errors}\n`,
+        `query pattern/exact: p50 ${(pattern.p50 / exact.p50).toFixed(2)}, p99 ${(pattern.p99 / exact.p99).toFixed(2)}, ` +
+          `pages/s ${(pattern.pagesPerSecond / exact.pagesPerSecond).toFixed(2)}\n`,
       );
     }
     const setup = { store: storeKind, workers: stack.workers.length, apis: num('apis', values.apis, 1, 1, 16) };

@@ -34,6 +34,14 @@ function randomId(n: number): string {
   );
 }
 
+/**
+ * The name of bench topic `i`: three segments, four topics to a group (`bench.g0.t0` …
+ * `bench.g0.t3`, `bench.g1.t0` …), so the pattern `bench.g<k>.*` selects four topics by its prefix.
+ */
+export function benchTopic(i: number): string {
+  return `bench.g${Math.floor(i / 4)}.t${i % 4}`;
+}
+
 export function createEventFactory(
   runId: string,
   dupRatio: number,
@@ -47,7 +55,7 @@ export function createEventFactory(
   const pad = 'x'.repeat(64);
   const idOf = ids === 'random' ? randomId : String;
   const eventJson = (id: number) =>
-    `{"topic":"bench-${id % topics}","event_id":"${runId}-${idOf(id)}","timestamp":"${new Date().toISOString()}",` +
+    `{"topic":"${benchTopic(id % topics)}","event_id":"${runId}-${idOf(id)}","timestamp":"${new Date().toISOString()}",` +
     `"source":"bench","payload":{"n":${id},"pad":"${pad}"}}`;
   return {
     body(size) {

@@ -14,7 +14,14 @@ import type {
 } from '../eventStore.js';
 import { postgresLocation } from '../location.js';
 import { checkSchemaVersion } from '../schemaVersion.js';
-import { MAX_MERGED_TOPICS, matchingTopics, runAsync, selectionOf, type TopicRead } from '../topicSelection.js';
+import {
+  matchingTopics,
+  planPatternPage,
+  runAsync,
+  selectionOf,
+  type TopicCount,
+  type TopicRead,
+} from '../topicSelection.js';
 import { applyGroup } from './applyGroup.js';
 import { migrate, readSchemaVersion } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrationList.js';
@@ -91,10 +98,12 @@ class PostgresReader implements EventStoreReader {
     limit: number,
     json: boolean,
   ): Promise<Row[]> {
-    const topics = await runAsync(matchingTopics(pattern, undefined), (read) => readTopics(client, read));
-    if (topics.length === 0) return [];
+    const matched = await runAsync(matchingTopics(pattern, undefined), (read) => readTopics(client, read));
+    if (matched.length === 0) return [];
+    const { rows } = await client.query<StoreCounters>({ name: 'read_counters', text: READ_COUNTERS });
+    const { topics, scan } = planPatternPage(matched, rows[0]?.unique_processed ?? 0);
     const suffix = json ? '_json' : '';
-    return topics.length > MAX_MERGED_TOPICS
+    return scan
       ? await queryRows<Row>(client, json, {
           name: `list_events_of_topic_set${suffix}`,
           text: json ? LIST_EVENTS_OF_TOPIC_SET_JSON : LIST_EVENTS_OF_TOPIC_SET,
@@ -114,7 +123,8 @@ class PostgresReader implements EventStoreReader {
       async (client) => {
         const topics = await runAsync(matchingTopics(topicPattern, after, limit), (read) => readTopics(client, read));
         if (topics.length === 0) return [];
-        const { rows } = await client.query<TopicStats>({ name: 'topic_stats', text: TOPIC_STATS, values: [topics] });
+        const names = topics.map((t) => t.topic);
+        const { rows } = await client.query<TopicStats>({ name: 'topic_stats', text: TOPIC_STATS, values: [names] });
         return rows;
       },
       'snapshot',
@@ -159,13 +169,13 @@ async function queryRows<Row>(
   return rows as Row[];
 }
 
-async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Promise<string[]> {
-  const { rows } = await client.query<{ topic: string }>({
+async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Promise<TopicCount[]> {
+  const { rows } = await client.query<TopicCount>({
     name: 'list_topics_in_range',
     text: LIST_TOPICS_IN_RANGE,
     values: [bounds.from, bounds.after, bounds.to, limit ?? null],
   });
-  return rows.map((r) => r.topic);
+  return rows;
 }
 
 class PostgresWriter extends PostgresReader implements EventStoreWriter {

@@ -16,7 +16,14 @@ import type {
   TopicStatsQuery,
 } from '../eventStore.js';
 import { checkSchemaVersion } from '../schemaVersion.js';
-import { MAX_MERGED_TOPICS, matchingTopics, runSync, selectionOf, type TopicRead } from '../topicSelection.js';
+import {
+  matchingTopics,
+  planPatternPage,
+  runSync,
+  selectionOf,
+  type TopicCount,
+  type TopicRead,
+} from '../topicSelection.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
@@ -55,7 +62,7 @@ function prepareReads(db: Db) {
     topics: db.prepare<[], { topic: string }>(LIST_TOPICS).pluck(),
     topicCount: db.prepare<[], number>(COUNT_TOPICS).pluck(),
     count: db.prepare<[], number>(COUNT_EVENTS).pluck(),
-    topicsInRange: db.prepare<[string, string, string, number], string>(LIST_TOPICS_IN_RANGE).pluck(),
+    topicsInRange: db.prepare<[string, string, string, number], TopicCount>(LIST_TOPICS_IN_RANGE),
     topicStats: db.prepare<[string], TopicStats>(TOPIC_STATS),
     listOfTopicSet: db.prepare<[{ after: number; limit: number; set: string }], StoredEventRow>(
       LIST_EVENTS_OF_TOPIC_SET,
@@ -74,6 +81,8 @@ function prepareReads(db: Db) {
 class SqliteReader implements EventStoreReader {
   readonly kind = 'sqlite';
   protected readonly reads: ReturnType<typeof prepareReads>;
+  /** The merge statements of pattern pages, by number of topics (and JSON or not). */
+  readonly #mergeStatements = new Map<string, Database.Statement>();
 
   constructor(
     protected readonly db: Db,
@@ -102,15 +111,14 @@ class SqliteReader implements EventStoreReader {
         // The topics and their events in one read transaction: one snapshot, so a topic created
         // between the two reads cannot show events below `after` that a later page would skip.
         return this.#snapshot(() => this.#listOfPattern(selection.pattern, after, limit, json));
-      default:
-        throw new Error(`unknown selection ${(selection satisfies never as { kind: string }).kind}`);
     }
   }
 
   #listOfPattern(pattern: TopicPattern, after: number, limit: number, json: boolean): unknown[] {
-    const topics = runSync(matchingTopics(pattern, undefined), this.#readTopics);
-    if (topics.length === 0) return [];
-    if (topics.length > MAX_MERGED_TOPICS) {
+    const matched = runSync(matchingTopics(pattern, undefined), this.#readTopics);
+    if (matched.length === 0) return [];
+    const { topics, scan } = planPatternPage(matched, this.readCountersNow().unique_processed);
+    if (scan) {
       const set = JSON.stringify(topics);
       return (json ? this.reads.listOfTopicSetJson : this.reads.listOfTopicSet).all({ after, limit, set });
     }
@@ -131,9 +139,7 @@ class SqliteReader implements EventStoreReader {
     return statement;
   }
 
-  readonly #mergeStatements = new Map<string, Database.Statement>();
-
-  readonly #readTopics = ({ bounds, limit }: TopicRead): string[] =>
+  readonly #readTopics = ({ bounds, limit }: TopicRead): TopicCount[] =>
     this.reads.topicsInRange.all(bounds.from, bounds.after, bounds.to, limit ?? -1);
 
   #snapshot<T>(fn: () => T): T {
@@ -143,7 +149,7 @@ class SqliteReader implements EventStoreReader {
   async listTopicStats({ topicPattern, after, limit }: TopicStatsQuery): Promise<TopicStats[]> {
     return this.#snapshot(() => {
       const topics = runSync(matchingTopics(topicPattern, after, limit), this.#readTopics);
-      return topics.flatMap((topic) => this.reads.topicStats.get(topic) ?? []);
+      return topics.flatMap(({ topic }) => this.reads.topicStats.get(topic) ?? []);
     });
   }
 

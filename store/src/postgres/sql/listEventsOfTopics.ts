@@ -22,8 +22,8 @@ export function listEventsOfTopics(topics: number, json: boolean): string {
 }
 
 /**
- * Events of many topics in seq order, by the seq index: for patterns matching more than
- * MAX_MERGED_TOPICS topics (../../topicSelection.ts). Inputs: $1 after (seq), $2 limit, $3 the
+ * Events of many topics in seq order, by the seq index: for patterns whose topics hold much of the
+ * store (`scansSeqIndex`, ../../topicSelection.ts). Inputs: $1 after (seq), $2 limit, $3 the
  * topics (text[]).
  */
 export const LIST_EVENTS_OF_TOPIC_SET = `

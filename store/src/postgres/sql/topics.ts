@@ -6,11 +6,11 @@ export const COUNT_TOPICS = 'SELECT count(*)::bigint AS n FROM topics';
 
 /**
  * Inputs: $1 from (inclusive), $2 after (exclusive), $3 to (exclusive), $4 limit (NULL: all).
- * Output: `topic` names in that range, in byte order (`COLLATE "C"`: UTF-8 compared bytewise), read
+ * Output: `topic, events` (its number of events) of the topics in that range, in byte order (`COLLATE "C"`: UTF-8 compared bytewise), read
  * from the `topics_by_name_bytes` index. See ../../topicSelection.ts for the bounds.
  */
 export const LIST_TOPICS_IN_RANGE = `
-SELECT topic FROM topics
+SELECT topic, unique_count AS events FROM topics
 WHERE topic COLLATE "C" >= $1 AND topic COLLATE "C" > $2 AND topic COLLATE "C" < $3
 ORDER BY topic COLLATE "C" LIMIT $4`;
 

@@ -11,11 +11,11 @@ export const COUNT_TOPICS = 'SELECT count(*) FROM topics';
 
 /**
  * Inputs: from (inclusive), after (exclusive), to (exclusive), limit (-1: all).
- * Output: topic names in that range, in byte order (TEXT compares with BINARY: memcmp of UTF-8),
+ * Output: `topic, events` (its number of events) of the topics in that range, in byte order (TEXT compares with BINARY: memcmp of UTF-8),
  * read from the topics primary key. See ../../topicSelection.ts for the bounds.
  */
 export const LIST_TOPICS_IN_RANGE = `
-SELECT topic FROM topics WHERE topic >= ? AND topic > ? AND topic < ? ORDER BY topic LIMIT ?`;
+SELECT topic, unique_count AS events FROM topics WHERE topic >= ? AND topic > ? AND topic < ? ORDER BY topic LIMIT ?`;
 
 /**
  * Inputs: topic. Output: `topic, events, last_seq` of that topic: its count from the topics table
