@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { lazyStoreReader, OpenStreams, type StoreProvider, StreamHub, streamRoute } from '@aggregator/api';
 import { createLogger, createMetrics, type Event, loadConfig } from '@aggregator/common';
-import { applyBatch, openStoreWriter } from '@aggregator/store';
+import { applyBatch, type EventStoreWriter, openStoreWriter } from '@aggregator/store';
 import { expect } from 'chai';
 import Koa from 'koa';
 import { openStream, type SseClient } from './support/sseClient.js';
@@ -35,23 +35,45 @@ const event = (n: number): Event =>
     payload: { n },
   }) as Event;
 
+interface StreamServer {
+  url: string;
+  writer: EventStoreWriter;
+  hub: StreamHub;
+}
+
+/** The stream route alone on a port, over a real SQLite store whose reads answer up to `slowMs` late. */
+function withStreamServer<T>(
+  options: { slowMs: number; pollMs: number },
+  fn: (server: StreamServer) => Promise<T>,
+): Promise<T> {
+  return withTempDir(async (dir) => {
+    const config = loadConfig({ SQLITE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'silent' });
+    const writer = await openStoreWriter(config);
+    const reader = lazyStoreReader(config);
+    const logger = createLogger({ level: 'silent', service: 'api', replica: 'test' });
+    const metrics = createMetrics('api');
+    const store = slowAnswers(reader, options.slowMs);
+    const hub = new StreamHub(store, options.pollMs, logger);
+    const streams = new OpenStreams(100, metrics);
+    const server = new Koa().use(streamRoute({ config, store, hub, streams, metrics, logger })).listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      return await fn({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, writer, hub });
+    } finally {
+      await streams.close();
+      hub.close();
+      server.close();
+      await reader.close();
+      await writer.close();
+    }
+  });
+}
+
 describe('event stream hand-over from the store to the hub (in process, SQLite)', function () {
   this.timeout(60_000);
 
   it('gives streams that open while events are being stored every event once, in order', () =>
-    withTempDir(async (dir) => {
-      const config = loadConfig({ SQLITE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'silent' });
-      const writer = await openStoreWriter(config);
-      const reader = lazyStoreReader(config);
-      const logger = createLogger({ level: 'silent', service: 'api', replica: 'test' });
-      const metrics = createMetrics('api');
-      const store = slowAnswers(reader, 30);
-      const hub = new StreamHub(store, 1000, logger);
-      const streams = new OpenStreams(100, metrics);
-      const app = new Koa().use(streamRoute({ config, store, hub, streams, metrics, logger }));
-      const server = app.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    withStreamServer({ slowMs: 30, pollMs: 1000 }, async ({ url, writer, hub }) => {
       const clients: Array<{ client: SseClient; topic?: string; after: number }> = [];
       try {
         // A writer that commits a small group every few ms and announces it, as a worker does.
@@ -65,7 +87,7 @@ describe('event stream hand-over from the store to the hub (in process, SQLite)'
             await new Promise((resolve) => setTimeout(resolve, 2));
           }
         })();
-        // Streams open all along the way, some from the start, some from an old or a future seq.
+        // Streams open all along the way, some from the start, some from a recent seq.
         while (n < total - 200) {
           // Every topic, one topic, or a pattern (`*.1` matches the topic `t.1` only).
           const filter = ['', 'topic=t.1', 'topic_pattern=*.1'][clients.length % 3] as string;
@@ -87,11 +109,23 @@ describe('event stream hand-over from the store to the hub (in process, SQLite)'
         }
       } finally {
         await Promise.all(clients.map(({ client }) => client.close()));
-        await streams.close();
-        hub.close();
-        server.close();
-        await reader.close();
-        await writer.close();
       }
+    }));
+
+  it('delivers through the poll when no commit is announced, and after the hub slept without streams', () =>
+    withStreamServer({ slowMs: 0, pollMs: 100 }, async ({ url, writer }) => {
+      // Nothing calls hub.notify here: only the poll can deliver.
+      const first = await openStream(url);
+      await applyBatch(writer, 'job-1', [event(1), event(2)]);
+      await first.waitForEvents(2, 5000);
+      await first.close();
+      // No stream open: the hub sleeps and forgets its cursor; events stored meanwhile are
+      // caught up from the store by the next stream, and new ones reach it through the poll.
+      await applyBatch(writer, 'job-2', [event(3)]);
+      const second = await openStream(url, '?after=2');
+      await applyBatch(writer, 'job-3', [event(4)]);
+      await second.waitForEvents(2, 5000);
+      expect(second.events.map((e) => e.seq)).to.deep.equal([3, 4]);
+      await second.close();
     }));
 });
