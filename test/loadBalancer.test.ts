@@ -208,6 +208,36 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
       expect(lb.lb.lines.join('\n')).not.to.include('secret-token');
     }));
 
+  it('ends a stream cleanly when its replica stops, and the client resumes through the lb on another', () =>
+    withComposeNetwork({ apis: [A] }, async (lb) => {
+      const client = await openStream(lb.url);
+      const first = makeEvent();
+      expect((await publish(lb, first)).status).to.equal(200);
+      await client.waitForEvents(1);
+      // B joins; then A, which holds the stream, stops gracefully and leaves the DNS.
+      await lb.startApi(B);
+      lb.resolveApiTo([A, B]);
+      await lb.waitForRotation([B]);
+      lb.resolveApiTo([B]);
+      await lb.apis.get(A)?.stop();
+      await client.ended;
+      const final = client.messages.at(-1);
+      expect(final?.event).to.equal('error');
+      expect(JSON.parse(final?.data ?? '{}').error.code).to.equal('shutting_down');
+
+      // Stored while the client is away, then while it is back: it gets both, after the first.
+      const away = makeEvent();
+      expect((await publish(lb, away)).status).to.equal(200);
+      const resumed = await openStream(lb.url, '', { 'Last-Event-ID': client.lastEventId as string });
+      const back = makeEvent();
+      expect((await publish(lb, back)).status).to.equal(200);
+      await resumed.waitForEvents(2);
+      expect([...client.events, ...resumed.events].map((e) => e.event_id)).to.deep.equal(
+        [first, away, back].map((e) => e.event_id),
+      );
+      await resumed.close();
+    }));
+
   it('passes a body over 5 MiB to the API, whose JSON 413 every client reads, and a 4.5 MiB one whole', () =>
     withComposeNetwork({ apis: [A, B] }, async (lb) => {
       // Several times: a refusal that cut the connection would reset most of them.
