@@ -29,7 +29,7 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { openStoreWriter } from '@aggregator/store';
-import { consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
+import { commitAnnouncer, consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
 import type { Queue, Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
@@ -122,7 +122,8 @@ export async function withStack<T>(
       const request = (opts: InjectOptions) => inject(callback, opts);
       const stats = async () => (await request({ method: 'GET', url: '/stats' })).json() as Stats;
       const startWorker = async () => {
-        const committer = new GroupCommitter(storeWriter);
+        // As worker/src/main.ts: each commit is announced to the streams.
+        const committer = new GroupCommitter(storeWriter, commitAnnouncer(workerRedis, keys, logger));
         const replica = consumedQueues(config, keys).map((q) =>
           createWorker(
             config,
