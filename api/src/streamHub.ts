@@ -71,6 +71,9 @@ export class StreamHub {
    * matching row with a higher `seq`, and none below.
    */
   async join(subscriber: StreamSubscriber): Promise<number> {
+    // With no live stream the hub has not been reading: its cursor may be far behind, and the
+    // first read would fetch everything since. Take a fresh one instead.
+    if (this.#live.size === 0) this.#sleep();
     for (;;) {
       await this.start();
       // Synchronously with the check: no read can move the cursor in between.

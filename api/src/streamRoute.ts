@@ -31,7 +31,7 @@ const CATCH_UP_PAGE = 500;
 const RETRY_MS = 1000;
 
 /**
- * `GET /events/stream?topic=&after=`: every stored event matching the filter with a `seq` above
+ * `GET /events/stream?topic=|topic_pattern=&after=`: every stored event matching the filter with a `seq` above
  * `after` (or the `Last-Event-ID` header), as Server-Sent Events, then each new one as it is
  * stored, until the client goes. Errors before the stream opens are ordinary JSON replies (400,
  * 401, 503); after, the stream ends with a final `event: error` message.
