@@ -19,6 +19,7 @@ interface BenchReport {
     shardsUsPerEvent?: number[];
     mastersUsPerEvent?: number;
     maxShardShare?: number;
+    streams?: { streams: number; delivered: number; exact: boolean };
   }>;
   queries: { errors: number };
   memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
@@ -54,7 +55,11 @@ describe('npm run bench (smoke)', function () {
   it('runs every mode on a fresh stack and finds the counters exact', async () => {
     const report = await runBench([]);
     expect(report.setup.store).to.equal('sqlite');
-    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag']);
+    expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag', 'stream']);
+    // Every stream received every new event once, in order.
+    const streamed = report.results.find((r) => r.mode === 'stream')?.streams;
+    expect(streamed).to.include({ streams: 5, exact: true });
+    expect(streamed?.delivered).to.be.above(0);
     for (const r of report.results) {
       expect(r, r.mode).to.include({ exact: true, errors: 0 });
       // SQLite works inside the workers: no store server to count.

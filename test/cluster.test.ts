@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import type { ProcessStack } from './support/processStack.js';
 import { pairKey, produce } from './support/producer.js';
 import { requireTool } from './support/requireTool.js';
+import { openStream } from './support/sseClient.js';
 import { expectExactlyStored as expectExact } from './support/storedPairs.js';
 import { STORES, withProcessStackOn } from './support/stores.js';
 import { REDIS_SERVER } from './support/tools.js';
@@ -185,6 +186,9 @@ describe('cluster: the local launcher (processes)', function () {
         await waitUntil(() => local.api.lines.filter((l) => l.includes('"api listening"')).length === 3, {
           what: '3 API replicas listening',
         });
+        // Streams on separate connections, which the primary hands out to the replicas in turn:
+        // each replica's hub hears the workers' announcements.
+        const streams = await Promise.all(Array.from({ length: 3 }, () => openStream(local.url)));
         const events = Array.from({ length: 50 }, () => makeEvent());
         const statuses = await Promise.all(
           Array.from({ length: 5 }, (_, i) =>
@@ -204,6 +208,11 @@ describe('cluster: the local launcher (processes)', function () {
           { what: 'received == 55 with 3 live workers' },
         );
         expect(stats).to.include({ received: 55, unique_processed: 50, duplicate_dropped: 5, workers: 3 });
+        for (const stream of streams) {
+          await stream.waitForEvents(50);
+          expect(stream.events.map((e) => e.seq)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
+          await stream.close();
+        }
         // The replicas run with the API's V8 flags, which the primary passes on when it forks them.
         const replicas = readFileSync(`/proc/${local.api.pid}/task/${local.api.pid}/children`, 'utf8')
           .trim()

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { readCompose } from './support/deployFiles.js';
 import { type AccessLogEntry, haproxyMajorVersion } from './support/haproxy.js';
 import { requireTool } from './support/requireTool.js';
+import { openStream } from './support/sseClient.js';
 import { HAPROXY, NETWORK_NAMESPACES, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { type ComposeNetwork, NETWORK, SERVICE_PORT, withComposeNetwork } from './support/withComposeNetwork.js';
@@ -185,6 +186,56 @@ describe('the load balancer in front of API replicas (deploy/haproxy.cfg, as com
       expect(res.status).to.equal(200);
       expect(await res.json()).to.deep.equal({ accepted: 1 });
       expect(await storedIds(lb, topic, 1)).to.deep.equal([event.event_id]);
+    }));
+
+  it('keeps an event stream open past its 10 s server timeout, passing each event on at once, and logs no access_token', () =>
+    withComposeNetwork({ apis: [A] }, async (lb) => {
+      const client = await openStream(lb.url, '?access_token=secret-token-0123456789&after=0');
+      // The first heartbeat comes after 15 s of silence, past the `timeout server` of other requests.
+      await client.waitFor(() => client.comments.includes('heartbeat') || client.done, 'a heartbeat', 40_000);
+      expect(client.done, 'the stream was cut').to.equal(false);
+      const event = makeEvent();
+      const started = Date.now();
+      expect((await publish(lb, event)).status).to.equal(200);
+      await client.waitFor(() => client.events.some((e) => e.event_id === event.event_id), 'the event', 10_000);
+      expect(Date.now() - started).to.be.below(2000);
+      await client.close();
+      // A stream is logged when HAProxy sees its end, a heartbeat or two after the client went:
+      // a request that ends at once shows the redaction.
+      const other = await fetch(`${lb.url}/healthz?after=0&access_token=secret-token-0123456789&x=1`);
+      const [entry] = await loggedRequests(lb, 1, (e) => e.request_id === other.headers.get('x-request-id'));
+      expect(entry?.uri).to.equal('/healthz?after=0&access_token=redacted&x=1');
+      expect(lb.lb.lines.join('\n')).not.to.include('secret-token');
+    }));
+
+  it('ends a stream cleanly when its replica stops, and the client resumes through the lb on another', () =>
+    withComposeNetwork({ apis: [A] }, async (lb) => {
+      const client = await openStream(lb.url);
+      const first = makeEvent();
+      expect((await publish(lb, first)).status).to.equal(200);
+      await client.waitForEvents(1);
+      // B joins; then A, which holds the stream, stops gracefully and leaves the DNS.
+      await lb.startApi(B);
+      lb.resolveApiTo([A, B]);
+      await lb.waitForRotation([B]);
+      lb.resolveApiTo([B]);
+      await lb.apis.get(A)?.stop();
+      await client.ended;
+      const final = client.messages.at(-1);
+      expect(final?.event).to.equal('error');
+      expect(JSON.parse(final?.data ?? '{}').error.code).to.equal('shutting_down');
+
+      // Stored while the client is away, then while it is back: it gets both, after the first.
+      const away = makeEvent();
+      expect((await publish(lb, away)).status).to.equal(200);
+      const resumed = await openStream(lb.url, '', { 'Last-Event-ID': client.lastEventId as string });
+      const back = makeEvent();
+      expect((await publish(lb, back)).status).to.equal(200);
+      await resumed.waitForEvents(2);
+      expect([...client.events, ...resumed.events].map((e) => e.event_id)).to.deep.equal(
+        [first, away, back].map((e) => e.event_id),
+      );
+      await resumed.close();
     }));
 
   it('passes a body over 5 MiB to the API, whose JSON 413 every client reads, and a 4.5 MiB one whole', () =>

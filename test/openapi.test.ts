@@ -114,6 +114,7 @@ describe('OpenAPI document', () => {
       expect(Object.keys(paths)).to.have.members([
         '/publish',
         '/events',
+        '/events/stream',
         '/topics',
         '/stats',
         '/healthz',
@@ -286,6 +287,11 @@ describe('OpenAPI document', () => {
           expect(res.statusCode, url).to.equal(400);
           expectDocumented(doc, 'GET', '/topics', res);
         }
+        for (const url of ['/events/stream?after=x', '/events/stream?topic=a&topic_pattern=a']) {
+          const res = await get(url);
+          expect(res.statusCode, url).to.equal(400);
+          expectDocumented(doc, 'GET', '/events/stream', res);
+        }
 
         for (const path of ['/stats', '/healthz', '/readyz']) {
           const res = await get(path);
@@ -295,14 +301,14 @@ describe('OpenAPI document', () => {
         expect((await get('/stats')).json()).to.include({ received: 4, unique_processed: 3, duplicate_dropped: 1 });
       }));
 
-    it('401 from /publish, /events, /topics and /stats when tokens are configured', () =>
+    it('401 from /publish, /events, /events/stream, /topics and /stats when tokens are configured', () =>
       withStack({ workers: 0, env: { API_TOKEN: 'p'.repeat(16), READ_TOKEN: 'r'.repeat(16) } }, async (stack) => {
         const doc = await fetchDocument(stack);
         const publish = await stack.publish(makeEvent());
         expect(publish.statusCode).to.equal(401);
         expect(publish.headers['www-authenticate']).to.equal('Bearer');
         expectDocumented(doc, 'POST', '/publish', publish);
-        for (const path of ['/events', '/topics', '/stats']) {
+        for (const path of ['/events', '/events/stream', '/topics', '/stats']) {
           const res = await stack.request({ method: 'GET', url: path });
           expect(res.statusCode, path).to.equal(401);
           expectDocumented(doc, 'GET', path, res);

@@ -6,6 +6,7 @@ import { withProcessStack } from './support/processStack.js';
 import { produce } from './support/producer.js';
 import { publishInBatches } from './support/publishInBatches.js';
 import { type RedisClusterFixture, withRedisCluster } from './support/redisCluster.js';
+import { openStream } from './support/sseClient.js';
 import { listStoredPairs } from './support/storedPairs.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withStack } from './support/withStack.js';
@@ -80,6 +81,25 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', function () {
         Object.values(counts).every((n) => n === 0),
       );
     }));
+
+  it('delivers new events to an open stream through the commit announcements (classic PUBLISH reaches every node)', () =>
+    withRedisCluster((cluster) =>
+      withProcessStack(
+        // The poll is too slow to pass the test: only announcements can.
+        { workers: 2, env: { REDIS_CLUSTER_NODES: cluster.seeds, QUEUE_PARTITIONS: '4', STREAM_POLL_MS: '60000' } },
+        async (stack) => {
+          const client = await openStream(stack.apiUrl);
+          const events = Array.from({ length: 200 }, (_, i) => makeEvent({ topic: `t${i % 7}` }));
+          await publishInBatches(async (body) => ({ statusCode: (await stack.publish(body)).status }), events, {
+            size: 20,
+            parallel: 4,
+          });
+          await client.waitForEvents(200, 15_000);
+          expect(new Set(client.events.map((e) => e.event_id))).to.deep.equal(new Set(events.map((e) => e.event_id)));
+          await client.close();
+        },
+      ),
+    ));
 
   it('survives a master SIGKILLed under load with REDIS_WAIT_REPLICAS=1: 503 + Retry-After, recovery, lost 0, stored twice 0', () =>
     withRedisCluster(async (cluster) =>

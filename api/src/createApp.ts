@@ -10,11 +10,14 @@ import { eventsRoute } from './eventsRoute.js';
 import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
 import { httpMetrics, metricsRoute, registerClusterGauges } from './metricsRoute.js';
 import { openApiRoute } from './openApiRoute.js';
+import type { OpenStreams } from './openStreams.js';
 import { publishRoute } from './publishRoute.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
 import { readStats, type StatsDeps } from './readStats.js';
 import { type RequestState, requestId } from './requestId.js';
 import { statusPageRoute } from './statusPage.js';
+import type { StreamHub } from './streamHub.js';
+import { streamRoute } from './streamRoute.js';
 import { topicsRoute } from './topicsRoute.js';
 
 /** Everything the HTTP app needs; only main.ts (and tests) create these. */
@@ -26,6 +29,9 @@ export interface AppDeps extends StatsDeps {
   /** Test-only crash points (see common/src/failpoints.ts); a no-op unless configured. */
   failpoints?: Failpoints;
   readiness: Readiness;
+  /** The fan-out of new events to this replica's streams, and the streams open. */
+  hub: StreamHub;
+  streams: OpenStreams;
 }
 
 /**
@@ -45,6 +51,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     publishRoute(deps.config, deps.publisher, deps.guard, deps.metrics, deps.failpoints ?? parseFailpoints(undefined)),
   );
   router.get('/events', canRead, eventsRoute(deps.store));
+  router.get('/events/stream', bearerAuth(deps.config.READ_TOKEN, 'access_token'), streamRoute(deps));
   router.get('/topics', canRead, topicsRoute(deps.store));
   router.get('/stats', canRead, async (ctx) => {
     ctx.body = await readStats(deps);

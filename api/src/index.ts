@@ -1,8 +1,10 @@
 export { type Publisher, QueuePublisher, withTimeout } from './batchPublisher.js';
 export { bearerAuth } from './bearerAuth.js';
 export { type CoalescingOptions, CoalescingPublisher } from './coalescingPublisher.js';
+export { subscribeToCommits } from './commitSubscriber.js';
 export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
+export { OpenStreams } from './openStreams.js';
 export {
   countPartitionJobs,
   openPartitionQueues,
@@ -13,3 +15,5 @@ export {
 export { QueueDepthGuard } from './queueDepthGuard.js';
 export { readStats, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
 export { lazyStoreReader, type StoreProvider } from './storeProvider.js';
+export { StreamHub } from './streamHub.js';
+export { type StreamDeps, streamRoute } from './streamRoute.js';

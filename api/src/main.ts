@@ -19,10 +19,13 @@ import {
 import { QueuePublisher } from './batchPublisher.js';
 import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
+import { subscribeToCommits } from './commitSubscriber.js';
 import { createApp } from './createApp.js';
+import { OpenStreams } from './openStreams.js';
 import { openPartitionQueues } from './partitionQueues.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
 import { lazyStoreReader } from './storeProvider.js';
+import { StreamHub } from './streamHub.js';
 
 /** Entrypoint of one API replica: `node api/dist/main.js`. */
 async function main(): Promise<void> {
@@ -47,6 +50,18 @@ async function main(): Promise<void> {
     (s) => s.close(),
   );
 
+  const hub = resources.add(
+    'stream hub',
+    new StreamHub(store, config.STREAM_POLL_MS, logger.child({ component: 'streams' })),
+    (h) => h.close(),
+  );
+  resources.add(
+    'commit subscriber',
+    subscribeToCommits(config, keys, logger, (seq) => hub.notify(seq)),
+    quitRedis,
+  );
+  const streams = new OpenStreams(config.MAX_STREAMS, metrics);
+
   // Start serving even when Redis is down (requests get 503s), but give it a moment first.
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));
 
@@ -62,6 +77,8 @@ async function main(): Promise<void> {
     readiness,
     guard,
     metrics,
+    hub,
+    streams,
     failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
     publisher: new CoalescingPublisher(
       new QueuePublisher(queues, keys, redis, config, (j, e) => guard.recordEnqueued(j, e)),
@@ -77,6 +94,8 @@ async function main(): Promise<void> {
   server.on('clientError', clientErrorReply(logger));
   await once(server, 'listening');
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
+  // Released before the server drains: streams never end on their own.
+  resources.add('streams', streams, (s) => s.close());
   const address = server.address();
   logger.info({ address }, 'api listening');
   if (address && typeof address === 'object') announceReady({ service: 'api', address });

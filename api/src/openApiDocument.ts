@@ -14,6 +14,7 @@ import {
   readyReplySchema,
   statsSchema,
   storedEventSchema,
+  streamQuerySchema,
   topicStatsSchema,
   topicsQuerySchema,
   validationIssueSchema,
@@ -85,6 +86,7 @@ const ERROR_SCHEMAS = {
   InvalidQueryError: errorReplySchema(['invalid_query'], z.array(queryIssueSchema)),
   StoreUnavailableError: errorReplySchema(['store_unavailable']),
   UnavailableError: errorReplySchema(['redis_unavailable', 'store_unavailable']),
+  StreamUnavailableError: errorReplySchema(['store_unavailable', 'too_many_streams', 'shutting_down']),
   NotReadyError: z.union([errorReplySchema(['not_ready'], readinessChecksSchema), errorReplySchema(['shutting_down'])]),
 } as const;
 
@@ -267,6 +269,47 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/events/stream': {
+        get: {
+          operationId: 'streamEvents',
+          summary: 'Stored events, then each new one as it is stored, as Server-Sent Events',
+          description:
+            'Every event matching topic or topic_pattern (or all) with a seq above after, or above the ' +
+            'Last-Event-ID header when a client reconnects, in seq order, then each new one as it is stored. ' +
+            'Each message is `id: <seq>` and `data: <the event as GET /events returns it>`; a `: heartbeat` ' +
+            'comment comes every STREAM_HEARTBEAT_MS (15 s) and `retry:` suggests a reconnection delay. The ' +
+            'server may end the stream with a final `event: error` message whose data is an error reply ' +
+            '(code stream_fell_behind: the client read too slowly; shutting_down; store_unavailable) and ' +
+            'details.last_event_id; reconnecting with Last-Event-ID resumes with nothing lost or repeated, on ' +
+            'any replica.',
+          security: [{}, { readToken: [] }, { readTokenParameter: [] }],
+          parameters: [
+            ...queryParameters(streamQuerySchema),
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'the seq of the last event received; takes precedence over after',
+              schema: { type: 'string', pattern: '^\\d{1,15}$' },
+            },
+          ],
+          responses: {
+            '200': text('an endless text/event-stream', 'text/event-stream'),
+            '400': error(
+              'invalid_query: a parameter or Last-Event-ID is invalid or repeated, a pattern is malformed, ' +
+                'or topic and topic_pattern are both given',
+              'InvalidQueryError',
+            ),
+            '401': UNAUTHORIZED,
+            '503': error(
+              'store_unavailable; too_many_streams: this replica holds MAX_STREAMS streams; shutting_down',
+              'StreamUnavailableError',
+              true,
+            ),
+            default: DEFAULT_ERROR,
+          },
+        },
+      },
       '/topics': {
         get: {
           operationId: 'listTopics',
@@ -372,6 +415,12 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: {
         publishToken: { type: 'http', scheme: 'bearer', description: 'API_TOKEN; required only when it is set' },
         readToken: { type: 'http', scheme: 'bearer', description: 'READ_TOKEN; required only when it is set' },
+        readTokenParameter: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'access_token',
+          description: 'READ_TOKEN as a query parameter, on GET /events/stream only (EventSource cannot send headers)',
+        },
       },
     },
   };

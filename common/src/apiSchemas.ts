@@ -133,6 +133,20 @@ export const topicStatsSchema = z.object({
   last_seq: z.number().int().min(1).meta({ description: 'the seq of its last stored event' }),
 });
 
+/**
+ * The query of `GET /events/stream`: the filter of `GET /events` and where to start. A
+ * `Last-Event-ID` header, sent by a reconnecting EventSource, takes precedence over `after`.
+ */
+export const streamQuerySchema = z
+  .object({
+    ...topicFilterShape,
+    after: eventsQuerySchema.shape.after,
+    access_token: single('access_token')
+      .optional()
+      .meta({ description: 'READ_TOKEN, for clients that cannot send an Authorization header (EventSource)' }),
+  })
+  .superRefine(oneTopicFilter);
+
 /** One event of `GET /events`: as published, plus its place in processing order. */
 export const storedEventSchema = eventSchema.extend({
   seq: z.number().int().min(1).meta({ description: 'position in processing order; strictly increasing' }),

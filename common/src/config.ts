@@ -152,6 +152,20 @@ export const configSchema = z
     PUBLISH_LINGER_MS: int(0, 1000).default(0),
     /** API processes `api/dist/cluster.js` runs on the one `PORT` (node's cluster module). */
     API_REPLICAS: int(1, 64).default(1),
+    /** API: most `GET /events/stream` connections one replica holds; more get 503 `too_many_streams`. */
+    MAX_STREAMS: int(0, 100_000).default(1000),
+    /** API: how often an idle event stream gets a heartbeat comment (keep it under every proxy's idle timeout). */
+    STREAM_HEARTBEAT_MS: int(100, 300_000).default(15_000),
+    /**
+     * API: how often the stream hub reads the store even without an announcement from a worker (a
+     * lost announcement, Redis down), while any stream is open.
+     */
+    STREAM_POLL_MS: int(50, 60_000).default(1000),
+    /**
+     * API: bytes one stream may have waiting for its client; a client that falls further behind gets
+     * a final `event: error` message and is disconnected (it resumes with `Last-Event-ID`).
+     */
+    STREAM_BUFFER_BYTES: int(4096, 256 * 1024 * 1024).default(1024 * 1024),
     /** Test-only crash points, e.g. `worker.after-commit:exit` (see failpoints.ts). Leave unset. */
     AGGREGATOR_FAILPOINTS: checkedBy(parseFailpoints),
   })

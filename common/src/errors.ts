@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'store_unavailable',
   'not_ready',
   'shutting_down',
+  'too_many_streams',
+  'stream_fell_behind',
   'internal',
 ] as const;
 
@@ -119,7 +121,7 @@ export class QueueFullError extends AppError {
 /** A dependency is down; the client should retry after `Retry-After` seconds. */
 export class UnavailableError extends AppError {
   constructor(
-    code: 'redis_unavailable' | 'store_unavailable' | 'not_ready' | 'shutting_down',
+    code: 'redis_unavailable' | 'store_unavailable' | 'not_ready' | 'shutting_down' | 'too_many_streams',
     message: string,
     options: { retryAfterSeconds?: number; details?: unknown; cause?: unknown } = {},
   ) {

@@ -13,6 +13,7 @@ export {
   readyReplySchema,
   statsSchema,
   storedEventSchema,
+  streamQuerySchema,
   type TopicFilter,
   topicFilterOf,
   topicFilterShape,

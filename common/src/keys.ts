@@ -17,7 +17,7 @@ import { partitionOf } from './partition.js';
  *   `{<prefix>:p<n>}` — BullMQ's keys `{<prefix>:p<n>}:events:…` and the fast-path keys
  *   `{<prefix>:p<n>}:dedup:…` — so a queue's keys and the claims of its jobs share one cluster slot,
  *   while different partitions spread over the shards. On a cluster the shared keys become
- *   `{<prefix>}:stats`, `{<prefix>}:topics` and `{<prefix>}:workers` (one slot: the counters script
+ *   `{<prefix>}:stats`, `{<prefix>}:topics`, `{<prefix>}:workers` and the channel `{<prefix>}:committed` (one slot: the counters script
  *   writes the first two at once). The prefix admits no `{`, `}` or `:`, so the tags never meet.
  */
 export interface QueueKeys {
@@ -45,6 +45,11 @@ export interface Keys {
   readonly topics: string;
   /** Sorted set of worker replica ids, scored by their last heartbeat (epoch ms). */
   readonly workers: string;
+  /**
+   * Pub/sub channel on which workers announce each group commit that stored events (the message is
+   * the highest `seq` committed), so API replicas read the store for their open streams.
+   */
+  readonly committed: string;
   /** The fast-path key of one pair, in its topic's partition. */
   dedup(topic: string, eventId: string): string;
 }
@@ -81,6 +86,7 @@ export function createKeys(prefix: string, options: KeyOptions = {}): Keys {
     stats: `${shared}:stats`,
     topics: `${shared}:topics`,
     workers: `${shared}:workers`,
+    committed: `${shared}:committed`,
     dedup: (topic, eventId) => (queues[of(topic)] as QueueKeys).dedup(topic, eventId),
   };
 }

@@ -61,6 +61,25 @@ export function createMetrics(service: 'api' | 'worker') {
       buckets: fast,
       registers: [registry],
     }),
+    /** API: open `GET /events/stream` connections. */
+    streamsOpen: new Gauge({
+      name: 'aggregator_streams_open',
+      help: 'Event streams (GET /events/stream) open on this API replica',
+      registers: [registry],
+    }),
+    /** API: events written to streams. */
+    streamEventsDelivered: new Counter({
+      name: 'aggregator_stream_events_delivered_total',
+      help: 'Events this API replica wrote to its event streams',
+      registers: [registry],
+    }),
+    /** API: streams this replica ended itself, by reason (fell_behind, shutting_down). */
+    streamsCut: new Counter({
+      name: 'aggregator_streams_cut_total',
+      help: 'Event streams this API replica ended, by reason (fell_behind, shutting_down)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     /** Both: Redis connection errors. */
     redisErrors: new Counter({
       name: 'aggregator_redis_errors_total',

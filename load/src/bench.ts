@@ -16,8 +16,11 @@ stored and counted, checks the counters are exact, and prints a table and one JS
 µs/event: the CPU time each part used, divided by the events of the mode; store is the
 PostgreSQL server, all its processes; SQLite's work is inside the workers').
 
-  --modes LIST        batch,single,lag,query,ceiling (comma-separated; default all of them,
-                      in this order)
+  --modes LIST        batch,single,lag,stream,query,ceiling (comma-separated; default all of
+                      them, in this order)
+                      stream: --streams open GET /events/stream connections while single
+                      events are published as in lag mode; publish -> delivered latency
+                      over every stream, and API CPU per delivered event
                       ceiling: what this machine allows without the service, in this run: no-op
                       node:http and Koa servers (20,000 one-event requests each, lean
                       generator), SQLite and the store alone (200,000 events), redis-benchmark,
@@ -30,7 +33,8 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
   --dup R             duplicate ratio, 0 <= R < 1                 default 0.2
   --connections N     connections in batch / single and ceiling   default 16 / 64
   --lag-rate N        events/s in lag mode (default: half the single-mode peak)
-  --lag-seconds N     duration of lag mode                        default 10
+  --lag-seconds N     duration of lag mode (and stream mode)      default 10
+  --streams N         open streams in stream mode                 default 50
   --query-seconds N   duration of each kind of query page         default 5
   --topics N          topics the events spread over (bench.g<i/4>.t<i%4>) default 8
   --apis N            API replicas (node cluster on one port)     default 1
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       modes: { type: 'string' },
+      streams: { type: 'string' },
       partitions: { type: 'string' },
       redis: { type: 'string' },
       'wait-replicas': { type: 'string' },
@@ -156,10 +161,11 @@ async function main(): Promise<void> {
     return;
   }
 
-  const modes = listOption('modes', values.modes ?? 'batch,single,lag,query,ceiling', [
+  const modes = listOption('modes', values.modes ?? 'batch,single,lag,stream,query,ceiling', [
     'batch',
     'single',
     'lag',
+    'stream',
     'query',
     'ceiling',
   ] as const);
@@ -201,8 +207,9 @@ async function main(): Promise<void> {
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
         const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
+        const streams = mode === 'stream' ? num('streams', values.streams, smoke ? 5 : 50, 1, 10_000) : undefined;
         results.push(
-          await runMode(bench, 'lag', {
+          await runMode(bench, mode, {
             events: rate * seconds,
             batch: 1,
             dup,
@@ -211,6 +218,7 @@ async function main(): Promise<void> {
             client,
             ids,
             topics,
+            streams,
           }),
         );
       }
@@ -222,6 +230,14 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`store: ${describeBenchStore(stack)}, workers: ${stack.workers.length}\n`);
     printTable(results, memory);
+    for (const { streams } of results) {
+      if (!streams) continue;
+      process.stdout.write(
+        `stream: ${streams.streams} streams, ${streams.delivered} events delivered, publish -> delivered ` +
+          `p50 ${streams.p50Ms} ms, p99 ${streams.p99Ms} ms, max ${streams.maxMs} ms; API CPU ` +
+          `${streams.apiCpuUsPerDelivered} µs per delivered event (publishing included); exact ${streams.exact}\n`,
+      );
+    }
     for (const line of ceilings ? describeCeilings(ceilings) : []) process.stdout.write(`${line}\n`);
     if (queries) {
       const { exact, pattern } = queries;

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import {
   createApp,
   lazyStoreReader,
+  OpenStreams,
   openPartitionQueues,
   type PartitionQueue,
   QueueDepthGuard,
   QueuePublisher,
   type Stats,
+  StreamHub,
 } from '@aggregator/api';
 import {
   type BatchJobData,
@@ -27,7 +29,7 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { openStoreWriter } from '@aggregator/store';
-import { consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
+import { commitAnnouncer, consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
 import type { Queue, Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
@@ -99,6 +101,7 @@ export async function withStack<T>(
     try {
       await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
       const guard = new QueueDepthGuard(queues, config.MAX_QUEUE_DEPTH, logger);
+      const metrics = createMetrics('api');
       const app = createApp({
         config,
         logger,
@@ -108,7 +111,9 @@ export async function withStack<T>(
         store: storeReader,
         readiness: { shuttingDown: false },
         guard,
-        metrics: createMetrics('api'),
+        metrics,
+        hub: new StreamHub(storeReader, config.STREAM_POLL_MS, logger),
+        streams: new OpenStreams(config.MAX_STREAMS, metrics),
         publisher: new QueuePublisher(queues, keys, apiRedis, config, (jobs, events) =>
           guard.recordEnqueued(jobs, events),
         ),
@@ -117,7 +122,8 @@ export async function withStack<T>(
       const request = (opts: InjectOptions) => inject(callback, opts);
       const stats = async () => (await request({ method: 'GET', url: '/stats' })).json() as Stats;
       const startWorker = async () => {
-        const committer = new GroupCommitter(storeWriter);
+        // As worker/src/main.ts: each commit is announced to the streams.
+        const committer = new GroupCommitter(storeWriter, commitAnnouncer(workerRedis, keys, logger));
         const replica = consumedQueues(config, keys).map((q) =>
           createWorker(
             config,

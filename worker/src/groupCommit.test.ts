@@ -54,4 +54,21 @@ describe('GroupCommitter', () => {
       await store.close();
     }
   });
+
+  it('announces each commit that stored events with its highest seq, and no commit of duplicates only', async () => {
+    const store = await openStoreWriter(loadConfig({ SQLITE_PATH: join(dir, 'db.sqlite') }));
+    try {
+      const announced: number[] = [];
+      const committer = new GroupCommitter(store, (seq) => announced.push(seq));
+      await Promise.all([
+        committer.apply({ jobId: 'a', events: [event('1'), event('2')] }),
+        committer.apply({ jobId: 'b', events: [event('3')] }),
+      ]);
+      await committer.apply({ jobId: 'c', events: [event('1')] });
+      await committer.apply({ jobId: 'd', events: [event('4')] });
+      expect(announced).to.deep.equal([3, 4]);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -23,7 +23,14 @@ export class GroupCommitter {
   #scheduled = false;
   #committing = false;
 
-  constructor(private readonly store: EventStoreWriter) {}
+  /**
+   * @param onCommitted - called after each transaction that stored new events, with the highest
+   *   `seq` it committed (seq is gapless: the `unique_processed` counter after the commit)
+   */
+  constructor(
+    private readonly store: EventStoreWriter,
+    private readonly onCommitted?: (highestSeq: number) => void,
+  ) {}
 
   apply(batch: BatchToApply): Promise<ApplyOutcome> {
     return new Promise((resolve, reject) => {
@@ -67,12 +74,21 @@ export class GroupCommitter {
       for (const item of group) await this.#applyAlone(item);
       return;
     }
+    this.#announce(outcomes);
     for (const [i, item] of group.entries()) item.resolve(outcomes[i] as ApplyOutcome);
+  }
+
+  #announce(outcomes: readonly ApplyOutcome[]): void {
+    const last = outcomes[outcomes.length - 1];
+    if (!this.onCommitted || !last || !outcomes.some((o) => o.inserted > 0)) return;
+    this.onCommitted(last.counters.unique_processed);
   }
 
   async #applyAlone(item: Pending): Promise<void> {
     try {
-      item.resolve(await applyBatch(this.store, item.jobId, item.events, item.claimedBy));
+      const outcome = await applyBatch(this.store, item.jobId, item.events, item.claimedBy);
+      this.#announce([outcome]);
+      item.resolve(outcome);
     } catch (e: unknown) {
       item.reject(e);
     }

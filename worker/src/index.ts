@@ -1,3 +1,4 @@
+export { commitAnnouncer } from './announceCommits.js';
 export { consumedQueues } from './consumedQueues.js';
 export { createWorker } from './createWorker.js';
 export { FastPath } from './fastPath.js';

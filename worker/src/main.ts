@@ -14,6 +14,7 @@ import {
   serveMetrics,
 } from '@aggregator/common';
 import { describeStore } from '@aggregator/store';
+import { commitAnnouncer } from './announceCommits.js';
 import { consumedQueues } from './consumedQueues.js';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
 
   // One BullMQ worker per partition consumed, sharing the store and its group commit.
-  const committer = new GroupCommitter(store);
+  const committer = new GroupCommitter(store, commitAnnouncer(redis, keys, logger));
   const failpoints = parseFailpoints(config.AGGREGATOR_FAILPOINTS);
   const queues = consumedQueues(config, keys);
   const workers = queues.map((queue) => {

@@ -5,6 +5,7 @@ import { createEventFactory, type IdStyle } from './eventFactory.js';
 import { type CpuSample, maxSeq, sampleCpu, storedLagMs } from './measure.js';
 import type { RedisNodeCpu, RedisNodes } from './redisNodes.js';
 import { runLoad } from './runLoad.js';
+import { openBenchStreams, type StreamLoadResult } from './streamLoad.js';
 
 /**
  * One bench mode on a running stack: sends its events, waits until every one is stored and
@@ -31,6 +32,8 @@ export interface ModeResult {
   cpuUsPerEvent: CpuSample & { total: number };
   /** Each redis-server's share of `cpuUsPerEvent.redis`. */
   redisNodes: RedisNodeCpu[];
+  /** Stream mode: what the streams received, and the API's CPU per delivered event. */
+  streams?: StreamLoadResult & { apiCpuUsPerDelivered: number };
 }
 
 /** What a mode needs of the stack: its processes, and a reader of its store. */
@@ -62,7 +65,7 @@ async function settle(url: string, receivedTarget: number, timeoutMs: number) {
 
 export async function runMode(
   { stack, store, redisNodes }: Bench,
-  mode: 'batch' | 'single' | 'lag' | 'fill',
+  mode: 'batch' | 'single' | 'lag' | 'stream' | 'fill',
   opts: {
     events: number;
     batch: number;
@@ -72,6 +75,8 @@ export async function runMode(
     client?: 'lean' | 'autocannon';
     ids?: IdStyle;
     topics?: number;
+    /** Open streams that must receive every new event before the CPU is sampled (stream mode). */
+    streams?: number;
   },
 ): Promise<ModeResult> {
   const url = stack.url;
@@ -91,6 +96,7 @@ export async function runMode(
   };
   // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
   // a core in the API and the generator.
+  const streams = opts.streams ? await openBenchStreams(url, opts.streams, seqBefore) : undefined;
   const cpuBefore = sampleCpu(pids);
   const redisBefore = await redisNodes.sampleCpu();
   const started = performance.now();
@@ -106,6 +112,7 @@ export async function runMode(
   const sent = factory.generated;
   const after = await settle(url, before.received + sent, Math.max(300_000, sent));
   const seconds = (performance.now() - started) / 1000;
+  await streams?.waitFor(after.unique_processed - before.unique_processed, 60_000);
   const cpuAfter = sampleCpu(pids);
   const redisAfter = await redisNodes.sampleCpu();
   const nodes = redisNodes.nodes.map((node, i) => ({
@@ -130,6 +137,7 @@ export async function runMode(
   const exact =
     failures === 0 && d.received === sent && d.unique === factory.unique && d.duplicates === sent - factory.unique;
   const lag = pregenerate ? undefined : await storedLagMs(store, seqBefore);
+  const streamed = streams?.stop(d.unique);
   return {
     mode,
     events: sent,
@@ -140,9 +148,13 @@ export async function runMode(
     publishP99Ms: load.latencyP99,
     lagP50Ms: lag?.p50 ?? null,
     lagP99Ms: lag?.p99 ?? null,
-    exact,
+    exact: exact && (streamed?.exact ?? true),
     cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
     redisNodes: nodes,
+    streams: streamed && {
+      ...streamed,
+      apiCpuUsPerDelivered: Math.round(((cpuAfter.api - cpuBefore.api) * 1e6) / streamed.delivered),
+    },
     detail: `received ${d.received}/${sent}, unique ${d.unique}/${factory.unique}, duplicates ${d.duplicates}`,
   };
 }
