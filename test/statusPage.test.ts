@@ -69,8 +69,8 @@ async function waitForPageToShow(page: Page, stats: Stats): Promise<void> {
 
 /**
  * A new page that records page errors and console errors or warnings. The browser itself logs a
- * failed request; those of `/stats` with a status in `tolerated` are expected while a test makes
- * /stats fail on purpose.
+ * failed request; those of `/stats` (or of the `/events` page the live tail checks a pattern with)
+ * with a status in `tolerated` are expected while a test makes them fail on purpose.
  */
 async function openPage(browser: Browser) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 1100 } });
@@ -80,7 +80,8 @@ async function openPage(browser: Browser) {
   page.on('console', (message) => {
     if (message.type() !== 'error' && message.type() !== 'warning') return;
     const status = /status of (\d{3})/.exec(message.text())?.[1];
-    if (status && tolerated.has(Number(status)) && message.location().url.endsWith('/stats')) return;
+    const path = new URL(message.location().url || 'http://x/').pathname;
+    if (status && tolerated.has(Number(status)) && ['/stats', '/events'].includes(path)) return;
     problems.push(`console ${message.type()}: ${message.text()}`);
   });
   return { page, problems, tolerated };
@@ -139,6 +140,63 @@ describe('status page (GET /)', () => {
         tolerated.clear();
         await waitForPageToShow(page, await stack.settle(later.received));
 
+        expect(problems).to.deep.equal([]);
+      }),
+    );
+  });
+
+  it('follows a live tail of the events matching a topic pattern, over a real EventSource', async function () {
+    this.timeout(120_000);
+    const token = 'read-token-'.padEnd(24, 'y');
+    await withProcessStack({ env: { READ_TOKEN: token } }, async (stack) =>
+      withBrowser(async (browser) => {
+        const before = [makeEvent({ topic: 'eu.orders.error' }), makeEvent({ topic: 'eu.orders.created' })];
+        expect((await stack.publish(before, undefined)).status).to.equal(200);
+        const { page, problems, tolerated } = await openPage(browser);
+        tolerated.add(401);
+        await page.goto(`${stack.apiUrl}/`);
+        await page.fill('[data-testid="token"]', token);
+        await page.press('[data-testid="token"]', 'Enter');
+        await page.waitForSelector('[data-testid="auth"]', { state: 'hidden', timeout: 15_000 });
+        await waitUntil(async () => (await shown(page, ['unique_processed'])).unique_processed === 2, {
+          what: 'the page to know of the first two events',
+        });
+
+        // A pattern the API refuses: its message, not a silent failure.
+        await page.fill('[data-testid="tail_pattern"]', 'eu.orders*');
+        tolerated.add(400);
+        await page.press('[data-testid="tail_pattern"]', 'Enter');
+        await waitUntil(
+          async () => /^400: .*wildcard/.test((await page.textContent('[data-testid="tail_state"]')) ?? ''),
+          {
+            what: 'the tail to show why the pattern was refused',
+          },
+        );
+
+        await page.fill('[data-testid="tail_pattern"]', 'eu.*.error');
+        await page.press('[data-testid="tail_pattern"]', 'Enter');
+        await waitUntil(async () => /^live/.test((await page.textContent('[data-testid="tail_state"]')) ?? ''), {
+          what: 'the tail to be live',
+        });
+        // Published while the page is open: only the matching ones appear, newest first; the events
+        // stored before the page followed do not.
+        const matching = [makeEvent({ topic: 'eu.payments.error' }), makeEvent({ topic: 'eu.orders.error' })];
+        const others = [makeEvent({ topic: 'eu.orders.created' }), makeEvent({ topic: 'eu.a.b.error' })];
+        expect((await stack.publish([matching[0], ...others])).status).to.equal(200);
+        expect((await stack.publish([matching[1]])).status).to.equal(200);
+        const rows = () => page.locator('[data-testid="tail_list"] li .id').allTextContents();
+        await waitUntil(async () => (await rows()).length === 2, { what: 'two events on the tail', timeoutMs: 15_000 });
+        expect(await rows()).to.deep.equal([matching[1]?.event_id, matching[0]?.event_id]);
+        await stack.settle(6);
+        expect(await rows(), 'nothing else arrives').to.have.length(2);
+        const seqs = await page
+          .locator('[data-testid="tail_list"] li')
+          .evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq)));
+        expect(seqs[0]).to.be.greaterThan(seqs[1] ?? Number.POSITIVE_INFINITY);
+        await page.screenshot({ path: '/tmp/status-page-tail.png', fullPage: true });
+
+        await page.click('[data-testid="tail_stop"]');
+        expect(await page.textContent('[data-testid="tail_state"]')).to.equal('stopped');
         expect(problems).to.deep.equal([]);
       }),
     );

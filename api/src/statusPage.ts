@@ -3,8 +3,9 @@ import type { Middleware } from 'koa';
 
 /**
  * The page polls `stats` (relative, so it also works behind a path prefix) every 2 s and keeps 5
- * minutes of samples; events/s is the change of `received` between two samples. Everything it
- * shows comes from /stats, and every value is written with textContent (topic names are user data).
+ * minutes of samples; events/s is the change of `received` between two samples. Its live tail
+ * follows `events/stream`. Every value is written with textContent (topics and payloads are user
+ * data).
  */
 const SCRIPT = `'use strict';
 const POLL_MS = 2000;
@@ -86,6 +87,7 @@ function renderPartitions(partitions) {
 }
 
 function render(stats) {
+  latestSeq = stats.unique_processed;
   show('received', stats.received);
   show('unique_processed', stats.unique_processed);
   show('duplicate_dropped', stats.duplicate_dropped);
@@ -167,6 +169,74 @@ $('auth').addEventListener('submit', (event) => {
   tick();
 });
 
+// The live tail: an EventSource on events/stream, from the newest event the counters knew of at
+// the last poll (unique_processed is the last seq), filtered by the pattern box. The browser reconnects by itself
+// after a drop, sending Last-Event-ID, so the tail resumes without gaps or repeats.
+const TAIL_ROWS = 100;
+let tail = null;
+let latestSeq = null;
+
+function tailState(text, bad) {
+  $('tail_state').textContent = text;
+  $('tail_state').classList.toggle('bad', Boolean(bad));
+}
+
+function stopTail(text) {
+  if (tail) tail.close();
+  tail = null;
+  $('tail_stop').disabled = true;
+  tailState(text || 'stopped');
+}
+
+function showTailEvent(event) {
+  const row = document.createElement('li');
+  row.dataset.seq = String(event.seq);
+  const cells = [['seq', '#' + event.seq], ['topic', event.topic], ['id', event.event_id], ['source', event.source],
+    ['payload', JSON.stringify(event.payload)]];
+  for (const [name, text] of cells) row.appendChild(Object.assign(document.createElement('span'), { className: name, textContent: text }));
+  const list = $('tail_list');
+  list.prepend(row);
+  while (list.children.length > TAIL_ROWS) list.lastElementChild.remove();
+  $('tail_empty').hidden = true;
+}
+
+async function startTail(pattern) {
+  stopTail('connecting…');
+  const params = new URLSearchParams();
+  if (pattern) params.set('topic_pattern', pattern);
+  // Asked once as a page of /events first: a bad pattern gets its 400 message shown here, where an
+  // EventSource would only report that it failed.
+  const check = await fetch('events?' + params + '&limit=1', { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} })
+    .catch((e) => ({ ok: false, status: 0, json: async () => ({ error: { message: e.message } }) }));
+  if (!check.ok) {
+    const body = await check.json().catch(() => null);
+    stopTail((check.status ? check.status + ': ' : '') + (body && body.error ? body.error.message : 'cannot start the tail'));
+    $('tail_state').classList.add('bad');
+    return;
+  }
+  if (latestSeq !== null) params.set('after', String(latestSeq));
+  if (token) params.set('access_token', token);
+  $('tail_list').replaceChildren();
+  $('tail_empty').hidden = false;
+  $('tail_empty').textContent = 'waiting for events' + (pattern ? ' matching ' + pattern : '') + '…';
+  const source = new EventSource('events/stream?' + params);
+  tail = source;
+  $('tail_stop').disabled = false;
+  source.onopen = () => tailState('live' + (pattern ? ' · ' + pattern : ' · every topic'));
+  source.onmessage = (message) => showTailEvent(JSON.parse(message.data));
+  source.onerror = () => {
+    if (tail !== source) return;
+    if (source.readyState === EventSource.CLOSED) stopTail('the stream was refused; press Follow to retry');
+    else tailState('reconnecting…', true);
+  };
+}
+
+$('tail_form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  startTail($('tail_pattern').value.trim());
+});
+$('tail_stop').addEventListener('click', () => stopTail());
+
 tick();
 `;
 
@@ -214,6 +284,15 @@ form.auth { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem
 input, button { font: inherit; padding: .35rem .6rem; border-radius: .4rem; border: 1px solid var(--line);
   background: var(--bg); color: var(--fg); }
 button { background: var(--accent); border-color: var(--accent); color: #fff; cursor: pointer; }
+form.tail { display: flex; flex-wrap: wrap; gap: .5rem; margin: 0 0 .5rem; }
+form.tail input { flex: 1 1 14rem; }
+button:disabled { opacity: .5; cursor: default; }
+ol.tail { list-style: none; margin: 0; padding: 0; max-height: 22rem; overflow-y: auto; font-size: .85rem;
+  font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+ol.tail li { display: flex; gap: .75rem; padding: .2rem 0; border-top: 1px solid var(--line); white-space: nowrap; }
+ol.tail .seq { color: var(--muted); min-width: 4rem; }
+ol.tail .topic { color: var(--accent); }
+ol.tail .payload { overflow: hidden; text-overflow: ellipsis; color: var(--muted); }
 [hidden] { display: none !important; }`;
 
 function card(id: string, label: string): string {
@@ -287,6 +366,16 @@ function renderPage(nonce: string): string {
   <h2>topics</h2>
   <ul id="topic_list" data-testid="topic_list"></ul>
   <div id="topic_more" class="muted"></div>
+</section>
+<section>
+  <div class="chart-head"><h2>live tail</h2><span id="tail_state" class="muted" data-testid="tail_state">stopped</span></div>
+  <form id="tail_form" class="tail" data-testid="tail_form">
+    <input id="tail_pattern" data-testid="tail_pattern" aria-label="topic pattern" autocomplete="off"
+      placeholder="topic pattern: eu.*.error, eu.> (empty: every topic)">
+    <button type="submit">Follow</button><button type="button" id="tail_stop" data-testid="tail_stop" disabled>Stop</button>
+  </form>
+  <div id="tail_empty" class="muted" hidden></div>
+  <ol id="tail_list" class="tail" data-testid="tail_list"></ol>
 </section>
 <footer><a href="stats">/stats</a> · <a href="openapi.json">/openapi.json</a> · <a href="metrics">/metrics</a> ·
   <a href="readyz">/readyz</a></footer>
