@@ -202,7 +202,7 @@ describe('status page (GET /)', () => {
         expect(await rows()).to.deep.equal([matching[1]?.event_id, matching[0]?.event_id]);
         const seqs = await page
           .locator('[data-testid="tail_list"] li')
-          .evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq)));
+          .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
         expect(seqs[0]).to.be.greaterThan(seqs[1] ?? Number.POSITIVE_INFINITY);
         await page.screenshot({ path: '/tmp/status-page-tail.png', fullPage: true });
 
