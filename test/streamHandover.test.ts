@@ -7,6 +7,7 @@ import { applyBatch, type EventStoreWriter, openStoreWriter } from '@aggregator/
 import { expect } from 'chai';
 import Koa from 'koa';
 import { openStream, type SseClient } from './support/sseClient.js';
+import { waitUntil } from './support/waitUntil.js';
 import { withTempDir } from './support/withStack.js';
 
 /**
@@ -39,11 +40,16 @@ interface StreamServer {
   url: string;
   writer: EventStoreWriter;
   hub: StreamHub;
+  streams: OpenStreams;
+  /** Connections the server holds. */
+  connections(): Promise<number>;
+  /** Store reads begun so far. */
+  reads(): number;
 }
 
 /** The stream route alone on a port, over a real SQLite store whose reads answer up to `slowMs` late. */
 function withStreamServer<T>(
-  options: { slowMs: number; pollMs: number },
+  options: { slowMs: number; pollMs: number; gate?: Promise<void> },
   fn: (server: StreamServer) => Promise<T>,
 ): Promise<T> {
   return withTempDir(async (dir) => {
@@ -52,13 +58,31 @@ function withStreamServer<T>(
     const reader = lazyStoreReader(config);
     const logger = createLogger({ level: 'silent', service: 'api', replica: 'test' });
     const metrics = createMetrics('api');
-    const store = slowAnswers(reader, options.slowMs);
+    let reads = 0;
+    const slow = slowAnswers(reader, options.slowMs);
+    // Every read first waits for the gate, when there is one.
+    const store: StoreProvider = {
+      ...slow,
+      async read(fn) {
+        reads++;
+        await options.gate;
+        return slow.read(fn);
+      },
+    };
     const hub = new StreamHub(store, options.pollMs, logger);
     const streams = new OpenStreams(100, metrics);
     const server = new Koa().use(streamRoute({ config, store, hub, streams, metrics, logger })).listen(0, '127.0.0.1');
     try {
       await once(server, 'listening');
-      return await fn({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, writer, hub });
+      return await fn({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        writer,
+        hub,
+        streams,
+        connections: () =>
+          new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))),
+        reads: () => reads,
+      });
     } finally {
       await streams.close();
       hub.close();
@@ -71,6 +95,37 @@ function withStreamServer<T>(
 
 describe('event stream hand-over from the store to the hub (in process, SQLite)', function () {
   this.timeout(60_000);
+
+  it('forgets a client that leaves while its stream waits on the store to open', () => {
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    return withStreamServer(
+      { slowMs: 0, pollMs: 60_000, gate },
+      async ({ url, writer, hub, streams, connections, reads }) => {
+        // The first client's request waits on the hub's first read of the store; it leaves meanwhile.
+        const leaving = new AbortController();
+        const gone = fetch(`${url}/events/stream`, { signal: leaving.signal }).catch(() => undefined);
+        await waitUntil(() => reads() >= 1, { what: 'the hub to read the store' });
+        leaving.abort();
+        await gone;
+        await waitUntil(async () => (await connections()) === 0, { what: 'the server to see the client go' });
+        openGate();
+
+        // A client that stays is the only stream: the one that left was never opened, so it holds no
+        // slot, is not live on the hub, and does not hold shutdown up.
+        const staying = await openStream(url, '?after=0');
+        await applyBatch(writer, 'j1', [event(1)]);
+        hub.notify();
+        await staying.waitForEvents(1);
+        expect(streams.size).to.equal(1);
+        expect(hub.liveCount).to.equal(1);
+        await staying.close();
+        await waitUntil(() => streams.size === 0 && hub.liveCount === 0, { what: 'the stream to close' });
+      },
+    );
+  });
 
   it('gives streams that open while events are being stored every event once, in order', () =>
     withStreamServer({ slowMs: 30, pollMs: 1000 }, async ({ url, writer, hub }) => {

@@ -8,6 +8,8 @@ import type { SseStream } from './sseStream.js';
  */
 export class OpenStreams {
   readonly #open = new Set<SseStream>();
+  /** Slots reserved by requests still opening their stream (waiting on the store). */
+  #reserved = 0;
   #closing = false;
 
   constructor(
@@ -16,22 +18,36 @@ export class OpenStreams {
   ) {}
 
   /**
-   * Checks that one more stream may open.
+   * Reserves a slot for one more stream, at once, so that requests opening streams concurrently
+   * cannot together pass `MAX_STREAMS`. Returns its release, for a request that ends before its
+   * stream opens; `add` takes the slot over.
    *
    * @throws UnavailableError (503 `too_many_streams`, or `shutting_down`) when it may not
    */
-  admit(): void {
+  reserve(): () => void {
     if (this.#closing) throw new UnavailableError('shutting_down', 'this replica is shutting down; reconnect');
-    if (this.#open.size >= this.maxStreams) {
+    if (this.#open.size + this.#reserved >= this.maxStreams) {
       throw new UnavailableError(
         'too_many_streams',
         `this replica holds its maximum of ${this.maxStreams} streams (MAX_STREAMS); retry, another replica may have room`,
         { retryAfterSeconds: 5 },
       );
     }
+    this.#reserved++;
+    let released = false;
+    return () => {
+      if (!released) this.#reserved--;
+      released = true;
+    };
   }
 
-  add(stream: SseStream): void {
+  /** Counts `stream` in place of its reservation; one that opens after `close` began is ended at once. */
+  add(stream: SseStream, reservation: () => void): void {
+    reservation();
+    if (this.#closing) {
+      this.#endForShutdown(stream);
+      return;
+    }
     this.#open.add(stream);
     this.metrics.streamsOpen.set(this.#open.size);
     void stream.closed.then(() => {
@@ -48,10 +64,12 @@ export class OpenStreams {
   async close(): Promise<void> {
     this.#closing = true;
     const streams = [...this.#open];
-    for (const stream of streams) {
-      stream.end('shutting_down', 'this replica is shutting down; reconnect with Last-Event-ID to resume elsewhere');
-      this.metrics.streamsCut.inc({ reason: 'shutting_down' });
-    }
+    for (const stream of streams) this.#endForShutdown(stream);
     await Promise.all(streams.map((s) => s.closed));
+  }
+
+  #endForShutdown(stream: SseStream): void {
+    stream.end('shutting_down', 'this replica is shutting down; reconnect with Last-Event-ID to resume elsewhere');
+    this.metrics.streamsCut.inc({ reason: 'shutting_down' });
   }
 }

@@ -146,7 +146,9 @@ export class SseStream implements StreamSubscriber {
     if (this.#ended) return;
     if (this.#live) {
       this.deliver(seq, json);
-    } else if (this.#held && !this.#heldOverflow) {
+    } else if (this.#held && !this.#heldOverflow && seq > this.lastSeq) {
+      // (An offer at or below lastSeq is one the catch-up has written: goLive would drop it, so
+      // it must not count against the bound.)
       this.#heldBytes += json.length;
       if (this.#heldBytes > this.options.bufferBytes) {
         this.#heldOverflow = true;

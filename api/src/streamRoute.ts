@@ -39,12 +39,22 @@ const RETRY_MS = 1000;
 export function streamRoute(deps: StreamDeps): Middleware {
   return async (ctx) => {
     const { filter, after } = parseStreamQuery(ctx.query, ctx.get('Last-Event-ID'));
-    deps.streams.admit();
-    // Before the headers, so a store that cannot be read is a plain 503.
-    await deps.hub.start();
-
-    ctx.status = 200;
+    const reservation = deps.streams.reserve();
+    try {
+      // Before the headers, so a store that cannot be read is a plain 503.
+      await deps.hub.start();
+    } catch (e: unknown) {
+      reservation();
+      throw e;
+    }
     ctx.respond = false;
+    // The client may have gone while the store answered: its 'close' has been and gone, and a
+    // stream opened now would never learn of it.
+    if (ctx.req.socket.destroyed) {
+      reservation();
+      return;
+    }
+    ctx.status = 200;
     ctx.req.socket.setNoDelay(true);
     const stream = new SseStream(
       ctx.res,
@@ -54,12 +64,15 @@ export function streamRoute(deps: StreamDeps): Middleware {
       (n) => deps.metrics.streamEventsDelivered.inc(n),
       () => deps.metrics.streamsCut.inc({ reason: 'fell_behind' }),
     );
-    deps.streams.add(stream);
+    deps.streams.add(stream, reservation);
     try {
       await follow(stream, deps);
     } catch (e: unknown) {
       deps.logger.warn({ err: coerceError(e).message }, 'a stream could not read the store; ending it');
-      stream.end('store_unavailable', `the store could not be read; reconnect with Last-Event-ID: ${stream.lastSeq}`);
+      if (!stream.ended) {
+        stream.end('store_unavailable', `the store could not be read; reconnect with Last-Event-ID: ${stream.lastSeq}`);
+        deps.metrics.streamsCut.inc({ reason: 'store_unavailable' });
+      }
     }
     await stream.closed;
     deps.hub.leave(stream);

@@ -154,7 +154,7 @@ export const configSchema = z
     API_REPLICAS: int(1, 64).default(1),
     /** API: most `GET /events/stream` connections one replica holds; more get 503 `too_many_streams`. */
     MAX_STREAMS: int(0, 100_000).default(1000),
-    /** API: how often an idle event stream gets a heartbeat comment (keep it under every proxy's idle timeout). */
+    /** API: interval of the heartbeat comment on every event stream (keep it under every proxy's idle timeout). */
     STREAM_HEARTBEAT_MS: int(100, 300_000).default(15_000),
     /**
      * API: how often the stream hub reads the store even without an announcement from a worker (a

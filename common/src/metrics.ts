@@ -73,10 +73,10 @@ export function createMetrics(service: 'api' | 'worker') {
       help: 'Events this API replica wrote to its event streams',
       registers: [registry],
     }),
-    /** API: streams this replica ended itself, by reason (fell_behind, shutting_down). */
+    /** API: streams this replica ended itself, by reason (fell_behind, shutting_down, store_unavailable). */
     streamsCut: new Counter({
       name: 'aggregator_streams_cut_total',
-      help: 'Event streams this API replica ended, by reason (fell_behind, shutting_down)',
+      help: 'Event streams this API replica ended, by reason (fell_behind, shutting_down, store_unavailable)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
