@@ -233,6 +233,9 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
     return withStack({ READ_TOKEN: token, LOG_LEVEL: 'debug' }, async (stack) => {
       expect((await fetch(`${stack.apiUrl}/events/stream`)).status).to.equal(401);
       expect((await fetch(`${stack.apiUrl}/events/stream?access_token=wrong-token-0123456789`)).status).to.equal(401);
+      // Only under its literal name, the one the load balancer's log redacts.
+      expect((await fetch(`${stack.apiUrl}/events/stream?access%5Ftoken=${token}`)).status).to.equal(401);
+      expect((await fetch(`${stack.apiUrl}/events/stream?%61ccess_token=${token}`)).status).to.equal(401);
       const byHeader = await openStream(stack.apiUrl, '', { authorization: `Bearer ${token}` });
       const byQuery = await openStream(stack.apiUrl, `?access_token=${token}`);
       await publishAll(stack, [[makeEvent()]]);
