@@ -175,6 +175,8 @@ $('auth').addEventListener('submit', (event) => {
 const TAIL_ROWS = 100;
 let tail = null;
 let latestSeq = null;
+// Bumped by every Follow and Stop: a start still waiting on its check gives way to a later one.
+let tailGeneration = 0;
 
 function tailState(text, bad) {
   $('tail_state').textContent = text;
@@ -182,6 +184,7 @@ function tailState(text, bad) {
 }
 
 function stopTail(text) {
+  tailGeneration++;
   if (tail) tail.close();
   tail = null;
   $('tail_stop').disabled = true;
@@ -202,19 +205,26 @@ function showTailEvent(event) {
 
 async function startTail(pattern) {
   stopTail('connecting…');
+  const generation = tailGeneration;
+  if (latestSeq === null) {
+    // Without the counters the tail would start from the first event ever stored.
+    stopTail('waiting for /stats, to start from the newest event; press Follow again');
+    return;
+  }
   const params = new URLSearchParams();
   if (pattern) params.set('topic_pattern', pattern);
   // Asked once as a page of /events first: a bad pattern gets its 400 message shown here, where an
   // EventSource would only report that it failed.
   const check = await fetch('events?' + params + '&limit=1', { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} })
     .catch((e) => ({ ok: false, status: 0, json: async () => ({ error: { message: e.message } }) }));
+  if (generation !== tailGeneration) return;
   if (!check.ok) {
     const body = await check.json().catch(() => null);
     stopTail((check.status ? check.status + ': ' : '') + (body && body.error ? body.error.message : 'cannot start the tail'));
     $('tail_state').classList.add('bad');
     return;
   }
-  if (latestSeq !== null) params.set('after', String(latestSeq));
+  params.set('after', String(latestSeq));
   if (token) params.set('access_token', token);
   $('tail_list').replaceChildren();
   $('tail_empty').hidden = false;
