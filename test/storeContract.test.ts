@@ -502,6 +502,12 @@ for (const adapter of adapters) {
         const pageOfA = await store.listTopicStats({ topicPattern: parseTopicPattern('a.>'), after: 'a.x', limit: 1 });
         expect(pageOfA.map((s) => s.topic)).to.deep.equal(['a.x.1']);
         expect(await store.listTopicStats({ topicPattern: parseTopicPattern('*'), limit: 100 })).to.have.length(5);
+        // A pattern without wildcards is that one topic (read as a one-name range), not its children.
+        for (const name of ['a', 'a.x', 'é']) {
+          const one = await store.listTopicStats({ topicPattern: parseTopicPattern(name), limit: 100 });
+          expect(one).to.deep.equal(stats.filter((s) => s.topic === name));
+        }
+        expect(await store.listTopicStats({ topicPattern: parseTopicPattern('a.q'), limit: 100 })).to.deep.equal([]);
       }));
 
     it('pages the topics a pattern matches when many names of its range do not match', () =>

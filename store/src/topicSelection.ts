@@ -55,6 +55,10 @@ export interface TopicBounds {
  * last topic of a previous page; topics are never empty, so `''` excludes nothing).
  */
 export function topicBounds(pattern: TopicPattern | undefined, after = ''): TopicBounds {
+  // A pattern without wildcards is one name: the range up to it followed by U+0001, which no topic
+  // holds (no control characters), so nothing else sorts in between. (Not NUL: PostgreSQL's text
+  // cannot hold it.)
+  if (pattern?.exact !== undefined) return { from: pattern.exact, after, to: `${pattern.exact}\u0001` };
   const range = pattern && topicRange(pattern);
   return { from: range?.from ?? '', after, to: range?.to ?? PAST_EVERY_TOPIC };
 }
