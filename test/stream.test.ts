@@ -257,6 +257,29 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       await client.close();
     }));
 
+  it('moves a quiet stream past the events its filter skipped: its heartbeat carries the position as id', () =>
+    withStack({ STREAM_HEARTBEAT_MS: '200' }, async (stack) => {
+      const quiet = await openStream(stack.apiUrl, '?topic_pattern=quiet.*');
+      const noisy = await openStream(stack.apiUrl);
+      const others = Array.from({ length: 30 }, (_, i) => makeEvent({ topic: `loud.${i % 3}` }));
+      await publishAll(stack, [others]);
+      await noisy.waitForEvents(30);
+      const lastSeq = noisy.events.at(-1)?.seq as number;
+      // No event for the quiet stream, yet its Last-Event-ID reaches the last stored event.
+      await quiet.waitFor(() => Number(quiet.lastEventId) >= lastSeq, `the quiet stream's id to reach ${lastSeq}`);
+      expect(quiet.events).to.deep.equal([]);
+      // It still gets its own events, after that position; a client resuming from it gets only those.
+      const own = makeEvent({ topic: 'quiet.one' });
+      await publishAll(stack, [[own]]);
+      await quiet.waitForEvents(1);
+      expect(quiet.events.map((e) => e.event_id)).to.deep.equal([own.event_id]);
+      expect(quiet.events[0]?.seq).to.be.greaterThan(lastSeq);
+      const resumed = await openStream(stack.apiUrl, '?topic_pattern=quiet.*', { 'Last-Event-ID': String(lastSeq) });
+      await resumed.waitForEvents(1);
+      expect(resumed.events.map((e) => e.event_id)).to.deep.equal([own.event_id]);
+      await Promise.all([quiet.close(), noisy.close(), resumed.close()]);
+    }));
+
   it('ends open streams with a final shutting_down message on SIGTERM, and exits', () =>
     withStack({}, async (stack) => {
       const client = await openStream(stack.apiUrl);

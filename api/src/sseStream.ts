@@ -57,6 +57,8 @@ export class SseStream implements StreamSubscriber {
     private readonly options: SseOptions,
     private readonly onDelivered: (count: number) => void,
     private readonly onFellBehind: () => void,
+    /** How far the hub has offered every live stream every event (its cursor). */
+    private readonly offeredUpTo: () => number | undefined = () => undefined,
   ) {
     this.lastSeq = after;
     this.closed = new Promise((resolve) => {
@@ -75,9 +77,7 @@ export class SseStream implements StreamSubscriber {
       'x-accel-buffering': 'no',
     });
     res.write(`retry: ${options.retryMs}\n: stream open after ${after}\n\n`);
-    this.#heartbeat = setInterval(() => {
-      if (!this.#ended) res.write(': heartbeat\n\n');
-    }, options.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
   }
 
   get ended(): boolean {
@@ -171,6 +171,24 @@ export class SseStream implements StreamSubscriber {
     this.res.end(`event: error\ndata: ${JSON.stringify({ error })}\n\n`);
     // A client that does not read cannot take even that: let its socket go after a grace period.
     setTimeout(() => this.res.destroy(), FINAL_MESSAGE_GRACE_MS).unref();
+  }
+
+  /**
+   * The heartbeat. A live stream has been offered every event up to the hub's cursor and written
+   * each one its filter matches; when that is past the last one written, the heartbeat carries it as
+   * `id:`. A message with an `id:` and no `data:` dispatches nothing, but moves the client's
+   * Last-Event-ID: a client of a quiet topic then resumes from there, not from its last event,
+   * and the store need not read past all the events it skipped again.
+   */
+  #beat(): void {
+    if (this.#ended) return;
+    const upTo = this.#live ? this.offeredUpTo() : undefined;
+    if (upTo !== undefined && upTo > this.lastSeq) {
+      this.lastSeq = upTo;
+      this.res.write(`id: ${upTo}\n: heartbeat\n\n`);
+    } else {
+      this.res.write(': heartbeat\n\n');
+    }
   }
 
   /**

@@ -43,6 +43,14 @@ export class StreamHub {
   }
 
   /**
+   * The highest `seq` the hub has read and offered to every live stream (undefined while it
+   * sleeps). Between two of its reads, a live stream has been offered every event up to it.
+   */
+  get cursor(): number | undefined {
+    return this.#cursor;
+  }
+
+  /**
    * Takes the hub's cursor from the store unless it has one.
    *
    * @throws UnavailableError while the store cannot be read

@@ -63,6 +63,7 @@ export function streamRoute(deps: StreamDeps): Middleware {
       { bufferBytes: deps.config.STREAM_BUFFER_BYTES, heartbeatMs: deps.config.STREAM_HEARTBEAT_MS, retryMs: RETRY_MS },
       (n) => deps.metrics.streamEventsDelivered.inc(n),
       () => deps.metrics.streamsCut.inc({ reason: 'fell_behind' }),
+      () => deps.hub.cursor,
     );
     deps.streams.add(stream, reservation);
     try {

@@ -26,6 +26,7 @@ export class SseClient {
   /** Resolves when the server ends the stream, or the connection fails or is aborted. */
   readonly ended: Promise<void>;
   #waiters: Waiter[] = [];
+  #lastEventId: string | undefined;
   #done = false;
   #error: unknown;
 
@@ -51,8 +52,9 @@ export class SseClient {
     return this.messages.filter((m) => m.event === 'message').map((m) => JSON.parse(m.data) as StreamedEvent);
   }
 
+  /** As a browser keeps it: the last `id:` received, also of a message without `data:` (a heartbeat's). */
   get lastEventId(): string | undefined {
-    return this.messages.filter((m) => m.id !== undefined).at(-1)?.id;
+    return this.#lastEventId;
   }
 
   get done(): boolean {
@@ -125,6 +127,7 @@ export class SseClient {
       else if (field === 'event') event = value;
       else if (field === 'data') data.push(value);
     }
+    if (id !== undefined) this.#lastEventId = id;
     if (data.length > 0) this.messages.push({ id, event, data: data.join('\n') });
     this.#check();
   }
