@@ -278,6 +278,17 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       await resumed.waitForEvents(1);
       expect(resumed.events.map((e) => e.event_id)).to.deep.equal([own.event_id]);
       await Promise.all([quiet.close(), noisy.close(), resumed.close()]);
+
+      // Open streams are no request latency: only the stream refused at once is in the histogram.
+      expect((await fetch(`${stack.apiUrl}/events/stream?topic_pattern=a*`)).status).to.equal(400);
+      await waitUntil(async () => (await metric(stack.apiUrl, /^aggregator_streams_open\{/)) === 0, {
+        what: 'the streams to close',
+      });
+      const durations = (await (await fetch(`${stack.apiUrl}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('aggregator_http_request_duration_seconds_count') && l.includes('/events/stream'));
+      expect(durations).to.have.length(1);
+      expect(durations[0]).to.include('status="400"');
     }));
 
   it('ends open streams with a final shutting_down message on SIGTERM, and exits', () =>

@@ -4,9 +4,11 @@ import { countPartitionJobs } from './partitionQueues.js';
 import type { StatsDeps } from './readStats.js';
 import { WORKER_LIVENESS_MS } from './readStats.js';
 
+const STREAM_ROUTE = '/events/stream';
+
 /**
  * Records every request's duration by route pattern (not raw path, so ids in URLs cannot explode
- * the label set), method and status.
+ * the label set), method and status; all but the event streams that opened.
  */
 export function httpMetrics(metrics: Metrics): Middleware {
   return async (ctx, next) => {
@@ -14,8 +16,12 @@ export function httpMetrics(metrics: Metrics): Middleware {
     try {
       await next();
     } finally {
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      end({ route: String(route), method: ctx.method, status: String(ctx.status) });
+      const route = String((ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched');
+      // An open event stream lasts as long as its client stays: not a latency (the stream metrics
+      // count streams). Its refusals (400, 401, 503) are recorded as any reply.
+      if (!(route === STREAM_ROUTE && ctx.status === 200)) {
+        end({ route, method: ctx.method, status: String(ctx.status) });
+      }
     }
   };
 }
