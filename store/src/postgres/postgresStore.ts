@@ -40,7 +40,13 @@ import {
   LIST_EVENTS_OF_TOPIC_SET_JSON,
   listEventsOfTopics,
 } from './sql/listEventsOfTopics.js';
-import { COUNT_TOPICS, LIST_TOPICS, LIST_TOPICS_IN_RANGE, TOPIC_STATS } from './sql/topics.js';
+import {
+  COUNT_TOPICS,
+  LIST_TOPICS,
+  LIST_TOPICS_IN_RANGE,
+  LIST_TOPICS_IN_RANGE_AT_HEAD,
+  TOPIC_STATS,
+} from './sql/topics.js';
 
 export type { PostgresOptions };
 
@@ -69,15 +75,7 @@ class PostgresReader implements EventStoreReader {
     const { after, limit } = query;
     const selection = selectionOf(query);
     const suffix = json ? '_json' : '';
-    if (selection.kind === 'pattern') {
-      // The topics and their events in one snapshot: a topic created between the two reads cannot
-      // show events below `after` that a later page would skip.
-      return inTransaction(
-        this.pool,
-        (client) => this.#listOfPattern<Row>(client, selection.pattern, after, limit, json),
-        'snapshot',
-      );
-    }
+    if (selection.kind === 'pattern') return this.#listOfPattern<Row>(selection.pattern, after, limit, json);
     return selection.kind === 'all'
       ? await queryRows<Row>(this.pool, json, {
           name: `list_events${suffix}`,
@@ -91,29 +89,37 @@ class PostgresReader implements EventStoreReader {
         });
   }
 
-  async #listOfPattern<Row>(
-    client: Queryable,
-    pattern: TopicPattern,
-    after: number,
-    limit: number,
-    json: boolean,
-  ): Promise<Row[]> {
-    const matched = await runAsync(matchingTopics(pattern, undefined), (read) => readTopics(client, read));
+  /**
+   * A pattern page in two statements and no transaction: the matching topics with the head (the
+   * highest stored seq) in one snapshot, then their events up to that head. A topic created
+   * between the two reads holds only events above the head, so a reader paging with `after` skips
+   * none of them: they come in a later page (the page may be short meanwhile, as at the end).
+   */
+  async #listOfPattern<Row>(pattern: TopicPattern, after: number, limit: number, json: boolean): Promise<Row[]> {
+    let head = 0;
+    const matched = await runAsync(matchingTopics(pattern, undefined), async ({ bounds }) => {
+      const { rows } = await this.pool.query<TopicCount & { head: number }>({
+        name: 'list_topics_in_range_at_head',
+        text: LIST_TOPICS_IN_RANGE_AT_HEAD,
+        values: [bounds.from, bounds.after, bounds.to],
+      });
+      head = rows[0]?.head ?? head;
+      return rows;
+    });
     if (matched.length === 0) return [];
-    const { rows } = await client.query<StoreCounters>({ name: 'read_counters', text: READ_COUNTERS });
-    const { topics, scan } = planPatternPage(matched, rows[0]?.unique_processed ?? 0);
+    const { topics, scan } = planPatternPage(matched, head);
     const suffix = json ? '_json' : '';
     return scan
-      ? await queryRows<Row>(client, json, {
+      ? await queryRows<Row>(this.pool, json, {
           name: `list_events_of_topic_set${suffix}`,
           text: json ? LIST_EVENTS_OF_TOPIC_SET_JSON : LIST_EVENTS_OF_TOPIC_SET,
-          values: [after, limit, topics],
+          values: [after, limit, head, topics],
         })
-      : await queryRows<Row>(client, json, {
+      : await queryRows<Row>(this.pool, json, {
           // Prepared once per connection and number of topics (at most MAX_MERGED_TOPICS × 2).
           name: `list_events_of_${topics.length}_topics${suffix}`,
           text: listEventsOfTopics(topics.length, json),
-          values: [after, limit, ...topics],
+          values: [after, limit, head, ...topics],
         });
   }
 
