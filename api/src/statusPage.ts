@@ -220,6 +220,7 @@ async function startTail(pattern) {
   if (generation !== tailGeneration) return;
   if (!check.ok) {
     const body = await check.json().catch(() => null);
+    if (generation !== tailGeneration) return;
     stopTail((check.status ? check.status + ': ' : '') + (body && body.error ? body.error.message : 'cannot start the tail'));
     $('tail_state').classList.add('bad');
     return;
