@@ -40,6 +40,29 @@ async function runSql(url: string, sql: string): Promise<void> {
   }
 }
 
+/**
+ * Creates the store at `url` and writes `stored` events into it directly (event g has seq g and
+ * the topic `topicSql` computes from g), with their topics and counters to match; resolves with the
+ * table's statistics once they count those rows.
+ */
+async function fillStore(url: string, stored: number, topicSql: string) {
+  await (await openStoreWriter(loadConfig({ DATABASE_URL: url }))).close();
+  await runSql(
+    url,
+    `
+      INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
+      SELECT ${topicSql}, 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g, '2025-01-01T00:00:00Z'
+      FROM generate_series(1, ${stored}) AS g;
+      INSERT INTO topics (topic, unique_count) SELECT topic, count(*) FROM events GROUP BY topic;
+      UPDATE counters SET received = ${stored}, unique_processed = ${stored};
+      ANALYZE events; ANALYZE topics;`,
+  );
+  return waitUntil(async () => {
+    const s = await eventsTableStats(url);
+    return s.inserted >= stored && s;
+  });
+}
+
 /** The PostgreSQL adapter's statements stay bound to the rows they touch as the store grows. */
 describe('PostgreSQL store: statements on a large table', function () {
   this.timeout(60_000);
@@ -50,22 +73,9 @@ describe('PostgreSQL store: statements on a large table', function () {
   it('finds which pairs of a group are stored by probing the primary key, not by reading the table', () =>
     withTestDatabase(async (url) => {
       const config = loadConfig({ DATABASE_URL: url });
-      await (await openStoreWriter(config)).close();
       // 50,000 stored events (topics t0..t7), written directly, with counters to match.
       const stored = 50_000;
-      await runSql(
-        url,
-        `
-          INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
-          SELECT 't' || (g % 8), 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g, '2025-01-01T00:00:00Z'
-          FROM generate_series(1, ${stored}) AS g;
-          UPDATE counters SET received = ${stored}, unique_processed = ${stored};
-          ANALYZE events;`,
-      );
-      const before = await waitUntil(async () => {
-        const s = await eventsTableStats(url);
-        return s.inserted >= stored && s;
-      });
+      const before = await fillStore(url, stored, "'t' || (g % 8)");
 
       // A group of 2,000 events: every other one is already stored.
       const event = (n: number): Event => ({
@@ -99,23 +109,7 @@ describe('PostgreSQL store: statements on a large table', function () {
   const readPages = (scans: number, pages: (reader: EventStoreReader) => Promise<void>) =>
     withTestDatabase(async (url) => {
       const config = loadConfig({ DATABASE_URL: url });
-      await (await openStoreWriter(config)).close();
-      const stored = 100_000;
-      await runSql(
-        url,
-        `
-          INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
-          SELECT 'r' || (g % 100) || '.s' || (g / 100 % 5), 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g,
-            '2025-01-01T00:00:00Z'
-          FROM generate_series(1, ${stored}) AS g;
-          INSERT INTO topics (topic, unique_count) SELECT topic, count(*) FROM events GROUP BY topic;
-          UPDATE counters SET received = ${stored}, unique_processed = ${stored};
-          ANALYZE events; ANALYZE topics;`,
-      );
-      const before = await waitUntil(async () => {
-        const s = await eventsTableStats(url);
-        return s.inserted >= stored && s;
-      });
+      const before = await fillStore(url, 100_000, "'r' || (g % 100) || '.s' || (g / 100 % 5)");
       const reader = await openStoreReader(config);
       try {
         await pages(reader);
