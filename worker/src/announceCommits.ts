@@ -1,4 +1,4 @@
-import type { Keys, Logger, Redis } from '@aggregator/common';
+import { coerceError, type Keys, type Logger, type Redis } from '@aggregator/common';
 
 /**
  * Announces a group commit on the `committed` channel (Redis PUBLISH; on a Redis Cluster a classic
@@ -11,7 +11,7 @@ export function commitAnnouncer(redis: Redis, keys: Keys, logger: Logger): (high
   return (highestSeq) => {
     if (redis.status !== 'ready') return;
     redis.publish(keys.committed, String(highestSeq)).catch((e: unknown) => {
-      logger.debug({ err: (e as Error).message }, 'commit announcement failed; the API polls anyway');
+      logger.debug({ err: coerceError(e).message }, 'commit announcement failed; the API polls anyway');
     });
   };
 }
