@@ -12,7 +12,7 @@ import {
 } from '@aggregator/common';
 import { startRedisServer } from '@aggregator/load';
 import { openStoreWriter } from '@aggregator/store';
-import { FastPath, GroupCommitter, type ProcessDeps, processBatch } from '@aggregator/worker';
+import { FastPath, fastPathGeometry, GroupCommitter, type ProcessDeps, processBatch } from '@aggregator/worker';
 import { expect } from 'chai';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
@@ -56,7 +56,7 @@ async function withWorkerDeps<T>(fn: (deps: ProcessDeps, admin: Redis) => Promis
         const deps: ProcessDeps = {
           store,
           committer: new GroupCommitter(store),
-          fastPath: new FastPath(redis, keys.queue(0), config.DEDUP_TTL_SECONDS),
+          fastPath: new FastPath(redis, keys.queue(0), fastPathGeometry(1024 ** 2, config.DEDUP_TTL_SECONDS)),
           redis,
           keys,
           failpoints: parseFailpoints(undefined),
@@ -103,15 +103,14 @@ describe('fast path when Redis refuses writes', () => {
         expect(retried.counters).to.include({ received: 8, unique_processed: 5, duplicate_dropped: 3 });
         expect(await deps.store.countEvents()).to.equal(5);
         // A later job still gets the fast path's answers: job-1's claims are intact.
-        expect(await deps.fastPath.claim(deps.fastPath.keysOf(earlier), 'job-3')).to.deep.equal(['job-1', 'job-1']);
+        expect(await deps.fastPath.claim(earlier, 'job-3')).to.deep.equal(['job-1', 'job-1']);
       }));
   }
 
   it('fails hard on any other error reply, so the job is retried rather than run without it', () =>
     withWorkerDeps(async (deps, admin) => {
       const event = makeEvent();
-      const [key] = deps.fastPath.keysOf([event]) as [string];
-      await admin.lpush(key, 'not a claim');
+      await admin.lpush(keysFromConfig(loadConfig({ REDIS_PREFIX: 'refusal' })).queue(0).fastPath, 'not a claim');
       const failure = await processBatch(deps, 'job-1', job([event])).then(
         () => undefined,
         (e: Error) => e.message,

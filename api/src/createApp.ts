@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   router.get('/openapi.json', openApiRoute());
   router.get('/metrics', canRead, metricsRoute(deps.metrics));
   router.get('/healthz', healthzRoute());
-  router.get('/readyz', readyzRoute(deps.redis, deps.store, deps.readiness));
+  router.get('/readyz', readyzRoute(deps.redis, deps.keys, deps.store, deps.readiness));
 
   // Outermost, so it sees the status the error middleware settles on.
   app.use(httpMetrics(deps.metrics));

@@ -1,4 +1,4 @@
-import { coerceError, type Redis, UnavailableError } from '@aggregator/common';
+import { coerceError, type Keys, type Redis, UnavailableError } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { withTimeout } from './batchPublisher.js';
 import type { StoreProvider } from './storeProvider.js';
@@ -25,30 +25,38 @@ async function check(probe: () => unknown): Promise<'up' | Error> {
   }
 }
 
-/** `GET /readyz`: 200 when Redis answers and the store is readable, else 503 naming what is down. */
-export function readyzRoute(redis: Redis, store: StoreProvider, readiness: Readiness): Middleware {
+/**
+ * Whether Redis takes writes where this replica enqueues: a small write (`SET … PX`) on every
+ * partition's node. A ping is not enough: Redis at `maxmemory` (OOM), or a demoted master
+ * (READONLY), still answers pings while it refuses every enqueue.
+ */
+async function redisTakesWrites(redis: Redis, keys: Keys): Promise<void> {
+  await Promise.all(keys.queues.map((queue) => redis.set(queue.probe, '1', 'PX', PROBE_TTL_MS)));
+}
+
+/** A probe key outlives a few probes, so it does not churn, and then goes. */
+const PROBE_TTL_MS = 60_000;
+
+/**
+ * `GET /readyz`: 200 when Redis takes writes and the store is readable, else 503 naming what is
+ * down and why (Redis' own refusal, such as `OOM command not allowed`, or the store's message).
+ */
+export function readyzRoute(redis: Redis, keys: Keys, store: StoreProvider, readiness: Readiness): Middleware {
   return async (ctx) => {
     if (readiness.shuttingDown) throw new UnavailableError('shutting_down', 'this replica is shutting down');
     const [redisState, storeState] = await Promise.all([
-      check(() => redis.ping()),
+      check(() => redisTakesWrites(redis, keys)),
       check(() => store.read((reader) => reader.readCounters())),
     ]);
-    const state = (s: 'up' | Error) => (s === 'up' ? 'up' : 'down');
-    const checks = { redis: state(redisState), store: state(storeState) };
-    const down = Object.entries(checks)
-      .filter(([, s]) => s === 'down')
-      .map(([name]) => name);
+    const states = { redis: redisState, store: storeState };
+    const checks = { redis: state(states.redis), store: state(states.store) };
+    const down = Object.entries(states).filter((entry): entry is [string, Error] => entry[1] !== 'up');
     if (down.length > 0) {
-      // The store's own message names it and says why (unreachable, not created, schema version).
-      const why = storeState === 'up' ? '' : ` (${storeState.message})`;
-      throw new UnavailableError(
-        'not_ready',
-        `not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down${why}`,
-        {
-          details: checks,
-        },
-      );
+      const reasons = down.map(([name, error]) => `${name} is down (${error.message})`);
+      throw new UnavailableError('not_ready', `not ready: ${reasons.join('; ')}`, { details: checks });
     }
     ctx.body = { status: 'ready', checks };
   };
 }
+
+const state = (s: 'up' | Error) => (s === 'up' ? 'up' : 'down');

@@ -32,6 +32,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the fast-path memory budget as a share of maxmemory or a size, and explains a bad one', () => {
+    expect(loadConfig({}).DEDUP_MEMORY_BUDGET).to.deep.equal({ share: 0.25 });
+    expect(loadConfig({ DEDUP_MEMORY_BUDGET: '10%' }).DEDUP_MEMORY_BUDGET).to.deep.equal({ share: 0.1 });
+    expect(loadConfig({ DEDUP_MEMORY_BUDGET: '64mb' }).DEDUP_MEMORY_BUDGET).to.deep.equal({ bytes: 64 * 1024 ** 2 });
+    expect(loadConfig({ DEDUP_MEMORY_BUDGET: '1GB' }).DEDUP_MEMORY_BUDGET).to.deep.equal({ bytes: 1024 ** 3 });
+    expect(loadConfig({ DEDUP_MEMORY_BUDGET: '2097152' }).DEDUP_MEMORY_BUDGET).to.deep.equal({ bytes: 2 * 1024 ** 2 });
+    for (const bad of ['0%', '95%', '512kb', '10 MiB', 'lots', '-5mb']) {
+      expect(() => loadConfig({ DEDUP_MEMORY_BUDGET: bad }), bad).to.throw(
+        ConfigError,
+        /from 1% to 90%[\s\S]*DEDUP_MEMORY_BUDGET/,
+      );
+    }
+  });
+
   it('selects PostgreSQL only by a postgres:// or postgresql:// URL, and explains a malformed one', () => {
     expect(loadConfig({}).DATABASE_URL).to.equal(undefined);
     expect(loadConfig({}).DATABASE_POOL_SIZE).to.equal(4);

@@ -31,6 +31,27 @@ function parseClusterNodes(spec: string): ClusterNode[] {
   return nodes;
 }
 
+/** A memory budget: a share of Redis `maxmemory`, or an absolute size. */
+export type MemoryBudget = { share: number } | { bytes: number };
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/**
+ * Parses `25%` (1–90 % of `maxmemory`) or a size: `65536`, `512kb`, `64mb`, `1gb` (at least 1 MiB).
+ *
+ * @throws Error with a readable message when malformed
+ */
+export function parseMemoryBudget(spec: string): MemoryBudget {
+  const match = /^\s*(\d+)\s*(%|b|kb|mb|gb)?\s*$/i.exec(spec);
+  const unit = (match?.[2] ?? '').toLowerCase();
+  const amount = Number(match?.[1]);
+  if (match && unit === '%' && amount >= 1 && amount <= 90) return { share: amount / 100 };
+  if (match && unit !== '%' && amount * (UNITS[unit] as number) >= 1024 ** 2) {
+    return { bytes: amount * (UNITS[unit] as number) };
+  }
+  throw new Error('write a share of Redis maxmemory from 1% to 90% (e.g. 25%), or a size of at least 1mb (e.g. 64mb)');
+}
+
 /** An optional string that `parse` accepts; what `parse` throws is the readable error. */
 function checkedBy(parse: (spec: string) => unknown) {
   return z
@@ -119,8 +140,19 @@ export const configSchema = z
     WORKER_LOCK_MS: int(1000, 600_000).default(10_000),
     /** How often workers look for jobs whose worker died. */
     WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(5000),
-    /** Lifetime of a fast-path duplicate key in Redis; SQLite remembers forever. */
+    /**
+     * Longest time the fast path remembers a pair (the store remembers it for ever); its memory
+     * budget may make that shorter.
+     */
     DEDUP_TTL_SECONDS: int(1, 365 * 24 * 3600).default(86_400),
+    /**
+     * Memory the fast path may use in Redis, in all: a share of Redis `maxmemory` (`25%`, the
+     * default; 256 MiB when Redis has no `maxmemory`), or a size (`64mb`, `1gb`, bytes). Past it the
+     * oldest claims are dropped and the store decides those pairs; publishing never stops for it.
+     */
+    DEDUP_MEMORY_BUDGET: checkedBy(parseMemoryBudget)
+      .default('25%')
+      .transform((spec) => parseMemoryBudget(spec as string)),
     /** Largest accepted request body. */
     MAX_BODY_BYTES: int(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
     /** Most events in one publish request. */

@@ -29,6 +29,8 @@ export {
   configSchema,
   loadConfig,
   loadConfigOrExit,
+  type MemoryBudget,
+  parseMemoryBudget,
 } from './config.js';
 export {
   type CountersSource,
@@ -50,7 +52,7 @@ export {
 } from './eventSchema.js';
 export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
 export { keySlot } from './keySlot.js';
-export { createKeys, type KeyOptions, type Keys, keysFromConfig, type QueueKeys } from './keys.js';
+export { createKeys, type KeyOptions, type Keys, keysFromConfig, pairIdentity, type QueueKeys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
@@ -66,7 +68,7 @@ export {
   type RedisTarget,
   waitReady,
 } from './redis.js';
-export { observeRedis, warnAboutEviction } from './redisChecks.js';
+export { observeRedis, type RedisMemory, readRedisMemory, warnAboutEviction } from './redisChecks.js';
 export { type ScriptCommands, withScripts } from './scripts.js';
 export {
   type PatternSegment,

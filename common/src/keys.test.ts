@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { createKeys } from './keys.js';
+import { createKeys, pairIdentity } from './keys.js';
 
 describe('createKeys', () => {
   const keys = createKeys('agg');
 
-  it('gives distinct pairs distinct dedup keys, even when their concatenations agree', () => {
+  it('gives distinct pairs distinct identities, even when their concatenations agree', () => {
     const pairs: Array<[string, string]> = [
       ['a', 'bc'],
       ['ab', 'c'],
@@ -19,7 +19,7 @@ describe('createKeys', () => {
     ];
     const seen = new Map<string, string>();
     for (const [topic, id] of pairs) {
-      const key = keys.dedup(topic, id);
+      const key = pairIdentity(topic, id);
       expect(seen.has(key), `${topic}/${id} collides with ${seen.get(key)}`).to.equal(false);
       seen.set(key, `${topic}/${id}`);
     }
@@ -34,7 +34,7 @@ describe('createKeys', () => {
       const topic = pick();
       const id = pick();
       const pair = JSON.stringify([topic, id]);
-      const key = keys.dedup(topic, id);
+      const key = pairIdentity(topic, id);
       const before = byKey.get(key);
       if (before !== undefined) expect(before).to.equal(pair);
       byKey.set(key, pair);
@@ -42,9 +42,10 @@ describe('createKeys', () => {
   });
 
   it('keeps every family under the prefix and apart from each other', () => {
-    const fixed = [keys.stats, keys.topics, keys.workers, keys.queues[0]?.bullPrefix];
+    const queue = keys.queues[0];
+    const fixed = [keys.stats, keys.topics, keys.workers, queue?.bullPrefix, queue?.fastPath, queue?.probe];
     expect(new Set(fixed).size).to.equal(fixed.length);
-    for (const k of [...fixed, keys.dedup('t', 'e')]) expect(k?.startsWith('agg:')).to.equal(true);
+    for (const k of fixed) expect(k?.startsWith('agg:')).to.equal(true);
     expect(createKeys('other').stats).to.not.equal(keys.stats);
   });
 
@@ -52,7 +53,7 @@ describe('createKeys', () => {
     expect(keys.queues).to.have.length(1);
     expect(keys.queues[0]).to.include({ bullPrefix: 'agg:bull', queueName: 'events' });
     expect([keys.stats, keys.topics, keys.workers]).to.deep.equal(['agg:stats', 'agg:topics', 'agg:workers']);
-    expect(keys.dedup('orders', 'e-1')).to.equal('agg:dedup:6:orderse-1');
+    expect(pairIdentity('orders', 'e-1')).to.equal('6:orderse-1');
   });
 });
 
@@ -71,7 +72,8 @@ describe('createKeys with partitions or on a cluster', () => {
     expect(partitioned.queues.map((q) => q.bullPrefix)).to.deep.equal(['{agg:p0}', '{agg:p1}', '{agg:p2}', '{agg:p3}']);
     for (const topic of ['orders', 'a', '日本', '{x}', '}{']) {
       const queue = partitioned.queues[partitioned.partitionOf(topic)];
-      const key = partitioned.dedup(topic, 'e');
+      const key = (queue?.fastPath ?? '') + ':0:0';
+      expect(hashTag(queue?.probe ?? '')).to.equal(hashTag(key));
       expect(hashTag(key)).to.equal(hashTag(`${queue?.bullPrefix}:${queue?.queueName}:wait`));
       expect(hashTag(key)).to.equal(`agg:p${partitioned.partitionOf(topic)}`);
     }
@@ -80,7 +82,7 @@ describe('createKeys with partitions or on a cluster', () => {
   it('keeps partition n at the same keys whatever the number of partitions', () => {
     const eight = createKeys('agg', { partitions: 8 }).queue(3);
     expect(eight.bullPrefix).to.equal(partitioned.queue(3).bullPrefix);
-    expect(eight.dedup('t', 'e')).to.equal(partitioned.queue(3).dedup('t', 'e'));
+    expect(eight.fastPath).to.equal(partitioned.queue(3).fastPath);
     expect(createKeys('agg', { partitions: 2 }).queue(3).bullPrefix).to.equal('{agg:p3}');
   });
 
@@ -93,25 +95,19 @@ describe('createKeys with partitions or on a cluster', () => {
   it('uses hash tags for a single queue on a cluster', () => {
     const single = createKeys('agg', { cluster: true });
     expect(single.queues.map((q) => q.bullPrefix)).to.deep.equal(['{agg:p0}']);
-    expect(hashTag(single.dedup('t', 'e'))).to.equal('agg:p0');
+    expect(hashTag(single.queues[0]?.fastPath ?? '')).to.equal('agg:p0');
   });
 
-  it('gives distinct (partition, topic, event_id) distinct keys', () => {
-    const seen = new Map<string, string>();
-    for (const partition of [0, 1, 2, 3, 12]) {
-      for (const [topic, id] of [
-        ['a', 'bc'],
-        ['ab', 'c'],
-        ['p1}', 'x'],
-        ['', '{agg:p1}'],
-      ] as const) {
-        const key = cluster.queue(partition).dedup(topic, id);
-        const what = `${partition}/${topic}/${id}`;
-        expect(seen.has(key), `${what} collides with ${seen.get(key)}`).to.equal(false);
-        seen.set(key, what);
-      }
-    }
-    const families = [cluster.stats, cluster.topics, cluster.workers, ...cluster.queues.map((q) => q.bullPrefix)];
+  it('gives each partition distinct fast-path and probe keys, apart from every other family', () => {
+    const perPartition = [0, 1, 2, 3, 12].flatMap((p) => [cluster.queue(p).fastPath, cluster.queue(p).probe]);
+    expect(new Set(perPartition).size).to.equal(perPartition.length);
+    const families = [
+      cluster.stats,
+      cluster.topics,
+      cluster.workers,
+      ...cluster.queues.map((q) => q.bullPrefix),
+      ...perPartition,
+    ];
     expect(new Set(families).size).to.equal(families.length);
   });
 });

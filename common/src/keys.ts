@@ -5,17 +5,17 @@ import { partitionOf } from './partition.js';
  * Every Redis key and queue name the service uses, built in one place.
  *
  * Keys are `<prefix>:<family>[:<parts>]`. Each family is a fixed word, and a variable part only ever
- * comes last, so keys of different families cannot meet. Inside the dedup family the pair is written
- * as `<topic length>:<topic><event_id>`: the length says exactly where the topic ends, so no two
- * distinct pairs can produce the same key, whatever characters they contain. (Identifiers are
- * well-formed Unicode, so their UTF-8 bytes are distinct too.)
+ * comes last, so keys of different families cannot meet. No key holds an event's topic or id: the
+ * fast path stores a pair as a fixed-size digest of `pairIdentity` (below) inside hashes named
+ * `<fastPath>:<generation>:<shard>`, two integers, so one client cannot make a key long.
  *
  * Two layouts:
  * - plain (one queue on one Redis, the default): `<prefix>:bull:events:…` for the queue,
- *   `<prefix>:dedup:…`, `<prefix>:stats`, `<prefix>:topics`, `<prefix>:workers`.
+ *   `<prefix>:fastpath[:…]`, `<prefix>:probe`, `<prefix>:stats`, `<prefix>:topics`, `<prefix>:workers`.
  * - hash-tagged (`QUEUE_PARTITIONS` > 1, or a Redis Cluster): partition `n` lives under the prefix
- *   `{<prefix>:p<n>}` — BullMQ's keys `{<prefix>:p<n>}:events:…` and the fast-path keys
- *   `{<prefix>:p<n>}:dedup:…` — so a queue's keys and the claims of its jobs share one cluster slot,
+ *   `{<prefix>:p<n>}` — BullMQ's keys `{<prefix>:p<n>}:events:…`, the fast-path keys
+ *   `{<prefix>:p<n>}:fastpath[:…]` and the write probe `{<prefix>:p<n>}:probe` — so a queue's keys
+ *   and the claims of its jobs share one cluster slot,
  *   while different partitions spread over the shards. On a cluster the shared keys become
  *   `{<prefix>}:stats`, `{<prefix>}:topics`, `{<prefix>}:workers` and the channel `{<prefix>}:committed` (one slot: the counters script
  *   writes the first two at once). The prefix admits no `{`, `}` or `:`, so the tags never meet.
@@ -26,8 +26,13 @@ export interface QueueKeys {
   /** BullMQ's own prefix; BullMQ builds `<bullPrefix>:<queueName>:…` from it. */
   readonly bullPrefix: string;
   readonly queueName: string;
-  /** The fast-path key of one pair carried by a job of this queue (in the queue's slot). */
-  dedup(topic: string, eventId: string): string;
+  /**
+   * The fast-path hash of this queue's jobs (in the queue's slot); its claims live in the hashes
+   * `<fastPath>:<generation>:<shard>` (common/src/lua/fastPathClaim.ts).
+   */
+  readonly fastPath: string;
+  /** A small key that readiness writes, to learn whether this queue's Redis node takes writes. */
+  readonly probe: string;
 }
 
 export interface Keys {
@@ -50,8 +55,6 @@ export interface Keys {
    * the highest `seq` committed), so API replicas read the store for their open streams.
    */
   readonly committed: string;
-  /** The fast-path key of one pair, in its topic's partition. */
-  dedup(topic: string, eventId: string): string;
 }
 
 export interface KeyOptions {
@@ -72,7 +75,8 @@ export function createKeys(prefix: string, options: KeyOptions = {}): Keys {
       partition,
       bullPrefix: tagged ? base : `${prefix}:bull`,
       queueName: 'events',
-      dedup: (topic, eventId) => `${base}:dedup:${topic.length}:${topic}${eventId}`,
+      fastPath: `${base}:fastpath`,
+      probe: `${base}:probe`,
     };
   };
   const queues = Array.from({ length: partitions }, (_, p) => queue(p));
@@ -87,7 +91,6 @@ export function createKeys(prefix: string, options: KeyOptions = {}): Keys {
     topics: `${shared}:topics`,
     workers: `${shared}:workers`,
     committed: `${shared}:committed`,
-    dedup: (topic, eventId) => (queues[of(topic)] as QueueKeys).dedup(topic, eventId),
   };
 }
 
@@ -99,4 +102,14 @@ export function keysFromConfig(
     partitions: config.QUEUE_PARTITIONS,
     cluster: config.REDIS_CLUSTER_NODES !== undefined,
   });
+}
+
+/**
+ * One string per `(topic, event_id)` pair, distinct for distinct pairs whatever characters they
+ * contain: `<topic length>:<topic><event_id>`, where the length says exactly where the topic ends.
+ * (Identifiers are well-formed Unicode, so their UTF-8 bytes are distinct too.) The fast path keeps
+ * a digest of it.
+ */
+export function pairIdentity(topic: string, eventId: string): string {
+  return `${topic.length}:${topic}${eventId}`;
 }

@@ -80,6 +80,19 @@ export function createMetrics(service: 'api' | 'worker') {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    /** Worker: fast-path lookups, by result: hit (another job claimed the pair) or miss. */
+    fastPathLookups: new Counter({
+      name: 'aggregator_fast_path_lookups_total',
+      help: 'Pairs looked up in the fast path by this worker, by result (hit: claimed by another job; miss: new to it)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    /** Worker: the fast path's memory budget in Redis, summed over the partitions it consumes. */
+    fastPathBudget: new Gauge({
+      name: 'aggregator_fast_path_budget_bytes',
+      help: 'Redis memory the fast path may use for the partitions this worker consumes',
+      registers: [registry],
+    }),
     /** Both: Redis connection errors. */
     redisErrors: new Counter({
       name: 'aggregator_redis_errors_total',

@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import { coerceError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
@@ -32,4 +33,27 @@ export function observeRedis(redis: Redis, logger: Logger, onError: () => void):
     logger.warn({ err: error.message }, 'redis connection error');
   });
   redis.once('ready', () => void warnAboutEviction(redis, logger));
+}
+
+/** What `INFO memory` says of one Redis server. */
+export interface RedisMemory {
+  /** `used_memory`: bytes the server has allocated. */
+  used: number;
+  /** `maxmemory`: its limit in bytes, 0 when it has none. */
+  max: number;
+}
+
+/**
+ * Reads the memory of every master: one server, or each master of a cluster (as `INFO` works where
+ * `CONFIG` is disabled, as on managed services).
+ */
+export async function readRedisMemory(redis: Redis): Promise<RedisMemory[]> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  return Promise.all(
+    servers.map(async (server) => {
+      const info = await server.info('memory');
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      return { used: field('used_memory'), max: field('maxmemory') };
+    }),
+  );
 }

@@ -4,7 +4,8 @@ import type { Redis } from './redis.js';
 
 /** The Lua scripts as typed commands (ioredis sends EVALSHA and falls back to EVAL). */
 export interface ScriptCommands {
-  fastPathClaim(...keysThenArgs: Array<string | number>): Promise<string[]>;
+  /** The claim script with binary replies (see lua/fastPathClaim.ts for its inputs). */
+  fastPathClaimBuffer(key: string, ...args: Array<string | number | Buffer>): Promise<Buffer[]>;
   publishCounters(...keysThenArgs: Array<string | number>): Promise<number>;
 }
 
@@ -14,7 +15,7 @@ const DEFINED = Symbol('aggregator.scripts');
 export function withScripts(redis: Redis): Redis & ScriptCommands {
   const target = redis as Redis & ScriptCommands & { [DEFINED]?: true };
   if (!target[DEFINED]) {
-    redis.defineCommand('fastPathClaim', { lua: FAST_PATH_CLAIM });
+    redis.defineCommand('fastPathClaim', { numberOfKeys: 1, lua: FAST_PATH_CLAIM });
     redis.defineCommand('publishCounters', { numberOfKeys: 2, lua: PUBLISH_COUNTERS });
     target[DEFINED] = true;
   }

@@ -29,7 +29,14 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { openStoreWriter } from '@aggregator/store';
-import { commitAnnouncer, consumedQueues, createWorker, FastPath, GroupCommitter } from '@aggregator/worker';
+import {
+  commitAnnouncer,
+  consumedQueues,
+  createWorker,
+  FastPath,
+  GroupCommitter,
+  readFastPathGeometry,
+} from '@aggregator/worker';
 import type { Queue, Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
@@ -77,6 +84,8 @@ export interface InProcessStack {
   settle(count: number): Promise<Stats>;
   /** Starts one worker replica: a BullMQ worker on each partition it consumes. */
   startWorker(): Promise<Worker<BatchJobData>[]>;
+  /** The fast path of a topic's partition, as the workers have it. */
+  fastPathOf(topic: string): FastPath;
 }
 
 /**
@@ -100,6 +109,9 @@ export async function withStack<T>(
     const workers: Worker<BatchJobData>[] = [];
     try {
       await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
+      // As worker/src/main.ts: the fast path's budget from the configuration and Redis' maxmemory.
+      const geometry = await readFastPathGeometry(workerRedis, config, logger);
+      const fastPathOf = (topic: string) => new FastPath(workerRedis, keys.queue(keys.partitionOf(topic)), geometry);
       const guard = new QueueDepthGuard(queues, config.MAX_QUEUE_DEPTH, logger);
       const metrics = createMetrics('api');
       const app = createApp({
@@ -133,7 +145,7 @@ export async function withStack<T>(
               committer,
               keys,
               redis: workerRedis,
-              fastPath: new FastPath(workerRedis, q, config.DEDUP_TTL_SECONDS),
+              fastPath: new FastPath(workerRedis, q, geometry),
               failpoints: parseFailpoints(undefined),
             },
             logger,
@@ -170,6 +182,7 @@ export async function withStack<T>(
             { what: `received == ${count}` },
           ),
         startWorker,
+        fastPathOf,
       });
     } finally {
       await Promise.all(workers.map((w) => w.close()));

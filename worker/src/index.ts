@@ -1,7 +1,14 @@
 export { commitAnnouncer } from './announceCommits.js';
 export { consumedQueues } from './consumedQueues.js';
 export { createWorker } from './createWorker.js';
-export { FastPath } from './fastPath.js';
+export { decodeJobId, encodeJobId, FastPath, pairDigest } from './fastPath.js';
+export {
+  FAST_PATH_LAYOUT,
+  type FastPathGeometry,
+  fastPathGeometry,
+  partitionBudget,
+  readFastPathGeometry,
+} from './fastPathBudget.js';
 export { GroupCommitter } from './groupCommit.js';
 export { HEARTBEAT_MS, startHeartbeat } from './heartbeat.js';
 export { APPLIED_JOB_RETENTION_MS, startMaintenance } from './maintenance.js';

@@ -18,6 +18,7 @@ import { commitAnnouncer } from './announceCommits.js';
 import { consumedQueues } from './consumedQueues.js';
 import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
+import { readFastPathGeometry } from './fastPathBudget.js';
 import { GroupCommitter } from './groupCommit.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startMaintenance } from './maintenance.js';
@@ -57,8 +58,10 @@ async function main(): Promise<void> {
   const committer = new GroupCommitter(store, commitAnnouncer(redis, keys, logger));
   const failpoints = parseFailpoints(config.AGGREGATOR_FAILPOINTS);
   const queues = consumedQueues(config, keys);
+  const geometry = await readFastPathGeometry(redis, config, logger);
+  metrics.fastPathBudget.set(geometry.budgetBytes * queues.length);
   const workers = queues.map((queue) => {
-    const fastPath = new FastPath(redis, queue, config.DEDUP_TTL_SECONDS);
+    const fastPath = new FastPath(redis, queue, geometry, metrics);
     const deps = { store, committer, keys, redis, fastPath, failpoints, metrics };
     return { queue, worker: createWorker(config, redis, deps, logger.child({ partition: queue.partition }), queue) };
   });
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
       storeId,
       partitions: queues.map((q) => q.partition),
       concurrencyPerPartition: config.WORKER_CONCURRENCY,
+      fastPath: geometry,
     },
     'worker started',
   );

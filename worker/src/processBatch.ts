@@ -40,8 +40,7 @@ export interface ProcessDeps {
  */
 export async function processBatch(deps: ProcessDeps, jobId: string, data: BatchJobData): Promise<ApplyOutcome> {
   const { events } = data;
-  const dedupKeys = deps.fastPath.keysOf(events);
-  const claimedBy = await deps.fastPath.claim(dedupKeys, jobId);
+  const claimedBy = await deps.fastPath.claim(events, jobId);
   deps.failpoints.hit('worker.after-fastpath');
 
   const endTransaction = deps.metrics?.sqliteTransaction.startTimer();
