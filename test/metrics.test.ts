@@ -38,6 +38,9 @@ describe('GET /metrics (API)', () => {
         sample(text, 'aggregator_http_request_duration_seconds_count', { route: '/publish', status: '200' }),
       ).to.equal(1);
       expect(text).to.match(/^aggregator_process_resident_memory_bytes/m);
+      // Redis memory against its limit, per master (the shared test Redis has no maxmemory).
+      expect(sample(text, 'aggregator_redis_memory_bytes', { kind: 'used' })).to.be.greaterThan(0);
+      expect(sample(text, 'aggregator_redis_memory_bytes', { kind: 'max' })).to.equal(0);
     }));
 
   it('is protected by READ_TOKEN', () =>
@@ -65,6 +68,10 @@ describe('worker metrics (METRICS_PORT)', function () {
       expect(sample(text, 'aggregator_job_events_count')).to.equal(1);
       expect(sample(text, 'aggregator_sqlite_transaction_seconds_count')).to.be.at.least(1);
       expect(sample(text, 'aggregator_job_duration_seconds_count')).to.be.at.least(1);
+      // The second copy of e was claimed by the same job: not a hit. The budget: 256 MiB, since
+      // the stack's Redis has no maxmemory.
+      expect(sample(text, 'aggregator_fast_path_lookups_total', { result: 'miss' })).to.equal(4);
+      expect(sample(text, 'aggregator_fast_path_budget_bytes')).to.equal(256 * 1024 ** 2);
       expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).to.equal(404);
     }));
 });

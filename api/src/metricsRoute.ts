@@ -1,4 +1,11 @@
-import { coerceError, type Logger, type Metrics, readMirroredCounters, scrapeGauge } from '@aggregator/common';
+import {
+  coerceError,
+  type Logger,
+  type Metrics,
+  readMirroredCounters,
+  readRedisMemory,
+  scrapeGauge,
+} from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { countPartitionJobs } from './partitionQueues.js';
 import type { StatsDeps } from './readStats.js';
@@ -53,6 +60,18 @@ export function registerClusterGauges(metrics: Metrics, deps: StatsDeps, logger:
       if (!partitions) return;
       for (const { partition, ...counts } of partitions) {
         for (const [state, n] of Object.entries(counts)) gauge.set({ partition: String(partition), state }, n);
+      }
+    },
+  });
+  scrapeGauge(metrics, {
+    name: 'aggregator_redis_memory_bytes',
+    help: 'Memory of each Redis master: used (used_memory) and max (maxmemory; 0 is no limit)',
+    labelNames: ['node', 'kind'] as const,
+    collect: async (gauge) => {
+      const masters = await readRedisMemory(deps.redis).catch(warn);
+      for (const { node, used, max } of masters ?? []) {
+        gauge.set({ node, kind: 'used' }, used);
+        gauge.set({ node, kind: 'max' }, max);
       }
     },
   });

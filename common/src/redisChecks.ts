@@ -37,6 +37,8 @@ export function observeRedis(redis: Redis, logger: Logger, onError: () => void):
 
 /** What `INFO memory` says of one Redis server. */
 export interface RedisMemory {
+  /** The server, as `host:port`. */
+  node: string;
   /** `used_memory`: bytes the server has allocated. */
   used: number;
   /** `maxmemory`: its limit in bytes, 0 when it has none. */
@@ -53,7 +55,11 @@ export async function readRedisMemory(redis: Redis): Promise<RedisMemory[]> {
     servers.map(async (server) => {
       const info = await server.info('memory');
       const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-      return { used: field('used_memory'), max: field('maxmemory') };
+      return {
+        node: `${server.options.host}:${server.options.port}`,
+        used: field('used_memory'),
+        max: field('maxmemory'),
+      };
     }),
   );
 }

@@ -23,11 +23,13 @@ export const FAST_PATH_LAYOUT = {
   generations: 2,
   claimsPerShard: 64,
   /**
-   * Redis memory of one claim, all included (listpack field and value, the hash's key and its share
-   * of Redis' dictionaries, allocator rounding), rounded up: test/fastPathMemory.test.ts measures it
-   * with `used_memory` and holds it under this, for the largest pairs too.
+   * Redis memory of one claim in a full generation, all included (listpack field and value, the
+   * hash's key and its share of Redis' dictionaries, allocator rounding): 35–37 bytes measured
+   * (`npm run bench:fastpath`), rounded up. test/fastPathMemory.test.ts holds `used_memory` per claim
+   * under it, for the largest pairs too. A generation that rotates on time before it is full costs
+   * more per claim but less in all, since its hashes are fewer than its claims would fill.
    */
-  bytesPerClaim: 56,
+  bytesPerClaim: 44,
   /** The budget when it is a share of `maxmemory` and Redis has none. */
   unlimitedRedisBudget: 256 * 1024 ** 2,
 } as const;
