@@ -112,6 +112,25 @@ describe('fast path claims (Lua script, real Redis)', () => {
       expect(oldest?.every((h) => h === '')).to.equal(true);
     }));
 
+  it('leaves at most one dropped generation behind, even when one job fills several generations', () =>
+    withRedis(async (redis) => {
+      // Tiny generations of many hashes: each job of 1,000 new pairs fills ten of them, and
+      // deleting one takes more than one call's usual share of deletions.
+      const geometry: FastPathGeometry = {
+        budgetBytes: 0,
+        capacity: 100,
+        shards: 300,
+        spanMs: 3_600_000,
+        generations: 2,
+      };
+      const keys = keysOf('big-jobs');
+      const fastPath = new FastPath(redis, keys, geometry);
+      await claimMany(fastPath, 0, 20_000);
+      // Each generation holds 100 claims, so 100 hashes at most: the ones looked in, one dropped.
+      const { keys: count } = await fastPathBytes(redis, keys.fastPath);
+      expect(count).to.be.at.most((geometry.generations + 1) * geometry.capacity + 1);
+    }));
+
   it('costs the same bytes per claim as budgeted, for the largest allowed pairs as for small ones', () =>
     withRedis(async (redis) => {
       const perClaim: Record<string, number> = {};

@@ -13,7 +13,7 @@
  * Claims live in generations. The newest takes every new claim until it holds ARGV[2] of them or
  * ARGV[3] ms have passed; then a new one starts, and the oldest of ARGV[4] + 1 is dropped. So the
  * fast path keeps the last (ARGV[4] - 1 .. ARGV[4]) generations' worth of claims and never more
- * than ARGV[4] + 1 generations, which is what bounds its memory: a generation is `ARGV[5]` small
+ * than ARGV[4] + 1 generations (the extra one partly deleted), which is what bounds its memory: a generation is `ARGV[5]` small
  * hashes (about 64 claims each, so Redis stores them as compact listpacks) of fixed-size fields and
  * values, whatever the pair's length. A dropped generation's shards are deleted a few hundred per
  * call (its shard count is kept in the hash as `s<generation>` until then), so no call pauses Redis
@@ -86,15 +86,17 @@ for i = 6, #ARGV do
   end
 end
 
--- Delete up to 256 shards of generations that fell out of the window.
+-- Delete about 256 shards of generations that fell out of the window; more only when a second
+-- generation fell out before the first was gone (jobs larger than a generation's deletion rate),
+-- so that at most one dropped generation is ever left.
 local budget = 256
-while c <= g - live and budget > 0 do
+while c <= g - live and (budget > 0 or c < g - live) do
   local count = shards(c)
   if cs >= count then
     redis.call('HDEL', base, 's' .. c)
     c, cs = c + 1, 0
   else
-    local last = math.min(count, cs + budget) - 1
+    local last = math.min(count, cs + math.max(budget, 256)) - 1
     local doomed = {}
     for s = cs, last do doomed[#doomed + 1] = base .. ':' .. c .. ':' .. s end
     redis.call('UNLINK', unpack(doomed))
