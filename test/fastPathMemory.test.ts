@@ -184,14 +184,11 @@ describe('fast-path budget', () => {
   const MiB = 1024 ** 2;
 
   it('takes a share of the smallest maxmemory among the masters, split over the partitions', () => {
-    const masters = [
-      { used: 0, max: 1024 * MiB },
-      { used: 0, max: 512 * MiB },
-    ];
+    const masters = [{ max: 1024 * MiB }, { max: 512 * MiB }];
     expect(partitionBudget({ share: 0.25 }, masters, 4)).to.equal(32 * MiB);
     expect(partitionBudget({ bytes: 64 * MiB }, masters, 4)).to.equal(16 * MiB);
     // No maxmemory: a fixed budget, since Redis then grows until the host runs out.
-    expect(partitionBudget({ share: 0.25 }, [{ used: 0, max: 0 }], 1)).to.equal(FAST_PATH_LAYOUT.unlimitedRedisBudget);
+    expect(partitionBudget({ share: 0.25 }, [{ max: 0 }], 1)).to.equal(FAST_PATH_LAYOUT.unlimitedRedisBudget);
   });
 
   it('sizes generations so that all of them and the one being deleted fit the budget', () => {

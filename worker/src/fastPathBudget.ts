@@ -52,7 +52,11 @@ export interface FastPathGeometry {
  * taken of the smallest `maxmemory` among the masters and split over every partition, since
  * partitions hash to slots at random and could all share one master.
  */
-export function partitionBudget(budget: MemoryBudget, masters: readonly RedisMemory[], partitions: number): number {
+export function partitionBudget(
+  budget: MemoryBudget,
+  masters: readonly Pick<RedisMemory, 'max'>[],
+  partitions: number,
+): number {
   if ('bytes' in budget) return Math.floor(budget.bytes / partitions);
   const limits = masters.map((m) => m.max).filter((max) => max > 0);
   const base = limits.length > 0 ? Math.min(...limits) : FAST_PATH_LAYOUT.unlimitedRedisBudget / budget.share;
