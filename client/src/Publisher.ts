@@ -2,7 +2,7 @@ import { ApiError, PublisherClosedError } from './errors.js';
 import type { Connection, RetryNotice } from './httpAttempt.js';
 import { batchBody, publishBody } from './publishBatch.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy.js';
-import type { PublishEvent } from './types.js';
+import { HANDLED_ERROR_CODES, type PublishEvent } from './types.js';
 
 /** What finally happened to one event given to `Publisher.publish`. */
 export type EventOutcome =
@@ -361,7 +361,8 @@ export class Publisher {
 
 /** The batch positions a `422 validation_failed` names, when it names any. */
 function invalidIndexes(error: ApiError, size: number): Set<number> | undefined {
-  if (error.status !== 422 || error.code !== 'validation_failed' || !Array.isArray(error.details)) return undefined;
+  if (error.status !== 422 || error.code !== HANDLED_ERROR_CODES.validationFailed || !Array.isArray(error.details))
+    return undefined;
   const indexes = new Set<number>();
   for (const issue of error.details as Array<{ index?: unknown }>) {
     if (typeof issue.index === 'number' && Number.isInteger(issue.index) && issue.index >= 0 && issue.index < size) {

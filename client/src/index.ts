@@ -19,6 +19,7 @@ export { type SubscribeOptions, type Subscription, subscribe } from './subscribe
 export {
   type ErrorReply,
   EVENT_FIELDS,
+  HANDLED_ERROR_CODES,
   type JsonObject,
   type JsonValue,
   type PublishEvent,

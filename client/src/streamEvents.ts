@@ -2,7 +2,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { errorOf, RetriesExhaustedError, StreamError } from './errors.js';
 import { apiErrorOf, authHeaders, type Connection, urlOf } from './httpAttempt.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, retryDelay, sleep } from './retryPolicy.js';
-import type { StoredEvent, TopicSelector } from './types.js';
+import { HANDLED_ERROR_CODES, type StoredEvent, type TopicSelector } from './types.js';
 
 export type StreamOptions = TopicSelector & {
   /** Start after this `seq` (the last one you have): 0, the default, is from the first event. */
@@ -23,7 +23,10 @@ export type StreamOptions = TopicSelector & {
 };
 
 /** Codes of a final `event: error` message after which reconnecting is all there is to do. */
-const TRANSIENT_STREAM_ERRORS = new Set(['shutting_down', 'store_unavailable']);
+const TRANSIENT_STREAM_ERRORS = new Set<string>([
+  HANDLED_ERROR_CODES.shuttingDown,
+  HANDLED_ERROR_CODES.storeUnavailable,
+]);
 
 /** The query of `GET /events/stream` and `GET /events` for a selector. */
 export function selectorQuery(selector: TopicSelector): URLSearchParams {

@@ -70,3 +70,15 @@ export const EVENT_FIELDS = ['topic', 'event_id', 'timestamp', 'source', 'payloa
 
 /** The fields of a stored event; checked against the API's schema. */
 export const STORED_EVENT_FIELDS = [...EVENT_FIELDS, 'seq', 'processed_at'] as const;
+
+/**
+ * The API's error codes the client acts on: a `422 validation_failed` names the invalid events of
+ * a batch; a stream's final `stream_fell_behind` is the caller's to handle, `shutting_down` and
+ * `store_unavailable` only call for a reconnect. Checked against the API's list of codes.
+ */
+export const HANDLED_ERROR_CODES = {
+  validationFailed: 'validation_failed',
+  streamFellBehind: 'stream_fell_behind',
+  shuttingDown: 'shutting_down',
+  storeUnavailable: 'store_unavailable',
+} as const;
