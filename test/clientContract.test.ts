@@ -13,9 +13,10 @@ import {
 import { ERROR_CODES, type eventSchema, type publishReplySchema, type storedEventSchema } from '@aggregator/common';
 import { expect } from 'chai';
 import type { z } from 'zod';
+import { fetchThrough } from './support/clientFetch.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
-import { type InProcessStack, withStack } from './support/withStack.js';
+import { withStack } from './support/withStack.js';
 
 /**
  * The client declares its own types (it cannot import the API's zod schemas: they pull in Node-only
@@ -27,27 +28,6 @@ const storedEventMatchesSchema: Same<StoredEvent, z.output<typeof storedEventSch
 const publishReplyMatchesSchema: Same<PublishReply, z.output<typeof publishReplySchema>> = true;
 
 type Json = Record<string, unknown>;
-
-/**
- * The client's fetch, answered by the API's Koa callback in this process (no port): the client
- * then talks to the real routes. Not for streams, whose reply never ends.
- */
-function fetchThrough(stack: InProcessStack): typeof fetch {
-  return async (input, init) => {
-    const url = new URL(String(input));
-    const res = await stack.request({
-      method: (init?.method ?? 'GET') as 'GET' | 'POST',
-      url: `${url.pathname}${url.search}`,
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      payload: typeof init?.body === 'string' ? init.body : undefined,
-    });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value !== undefined) headers.set(name, String(value));
-    }
-    return new Response(res.statusCode === 204 ? null : res.rawPayload, { status: res.statusCode, headers });
-  };
-}
 
 function makeEvent(topic: string, payload: PublishEvent['payload'] = {}): PublishEvent {
   return { topic, event_id: eventId(), timestamp: new Date().toISOString(), source: 'contract', payload };

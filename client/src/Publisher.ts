@@ -235,6 +235,7 @@ export class Publisher {
   }
 
   #fits(bytes: number): boolean {
+    if (this.#stop.signal.aborted) return false;
     return this.#heldBytes === 0 || this.#heldBytes + bytes <= this.#maxBufferedBytes;
   }
 
@@ -352,10 +353,12 @@ export class Publisher {
   #abort(reason: unknown): void {
     this.#stop.abort(reason);
     clearTimeout(this.#lingerTimer);
-    for (const entry of this.#queue.splice(0))
-      this.#settle(entry, { status: 'failed', event: entry.event, error: reason });
-    this.#queuedBytes = 0;
+    // Waiting calls first: the room the failed entries free must not let them in.
     for (const waiter of this.#waiters.splice(0)) waiter.refuse(new PublisherClosedError());
+    for (const entry of this.#queue.splice(0)) {
+      this.#settle(entry, { status: 'failed', event: entry.event, error: reason });
+    }
+    this.#queuedBytes = 0;
   }
 }
 
