@@ -1,6 +1,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Client, type EventOutcome, eventId, type PublishEvent, type StoredEvent } from '@aggregator/client';
+import {
+  Client,
+  type EventOutcome,
+  eventId,
+  type PublishEvent,
+  type StoredEvent,
+  type StreamError,
+} from '@aggregator/client';
 import { expect } from 'chai';
 import type { ProcessStack } from './support/processStack.js';
 import { pairKey } from './support/producer.js';
@@ -150,7 +157,7 @@ for (const store of STORES) {
   });
 }
 
-describe('client backpressure', function () {
+describe('client on one store (SQLite)', function () {
   this.timeout(120_000);
   const [sqlite] = STORES;
   before(function () {
@@ -203,4 +210,59 @@ describe('client backpressure', function () {
       expect(peakBuffered).to.be.at.most(maxBufferedBytes);
       await expectStoredOnce(stack, new Set(outcomes.map((o) => pairKey(o.event))), total);
     }));
+
+  it('hands a stream_fell_behind cut to the caller, who resumes and misses nothing', () =>
+    withProcessStackOn(
+      STORES[0] as (typeof STORES)[number],
+      { env: { STREAM_BUFFER_BYTES: '65536' } },
+      async (stack) => {
+        const client = new Client({ url: stack.apiUrl });
+        const received: StoredEvent[] = [];
+        const errors: StreamError[] = [];
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const subscription = client.subscribe({
+          topic: 'client.slow',
+          // A consumer stuck on its first event reads nothing more: the server's buffer fills.
+          onEvent: async (event) => {
+            received.push(event);
+            await gate;
+          },
+          onError: (error) => {
+            errors.push(error);
+            return 'resume';
+          },
+        });
+        try {
+          const payload = { blob: 'x'.repeat(100_000) };
+          const published: PublishEvent[] = [];
+          const cuts = async () => {
+            const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+            const line = text.split('\n').find((l) => /^aggregator_streams_cut_total\{.*reason="fell_behind"/.test(l));
+            return line ? Number(line.split(' ').at(-1)) : 0;
+          };
+          while ((await cuts()) === 0) {
+            expect(published.length, 'events published before the cut').to.be.below(2000);
+            const events = makeEvents('client.slow', 20).map((e) => ({ ...e, topic: 'client.slow', payload }));
+            await client.publish(events);
+            published.push(...events);
+          }
+          release();
+          await waitUntil(() => received.length >= published.length, {
+            what: `${published.length} events after the cut`,
+            timeoutMs: 60_000,
+          });
+          expect(errors.map((e) => e.code)).to.deep.equal(['stream_fell_behind']);
+          expect(errors[0]?.lastEventId).to.be.above(0);
+          const seqs = received.map((e) => e.seq);
+          expect(seqs, 'in seq order, once each').to.deep.equal([...new Set(seqs)].sort((a, b) => a - b));
+          expect(received.map(pairKey)).to.have.members(published.map(pairKey));
+        } finally {
+          release();
+          await subscription.close();
+        }
+      },
+    ));
 });
