@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
         const stored = await maxSeq(store);
-        const q = await runQueries(stack.url, topics, stored, seconds);
+        const q = await runQueries(stack.url, store, topics, stored, seconds);
         queries = { ...q, storedEvents: stored, topics };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
@@ -250,6 +250,11 @@ async function main(): Promise<void> {
       process.stdout.write(
         `query pattern/exact: p50 ${(pattern.p50 / exact.p50).toFixed(2)}, p99 ${(pattern.p99 / exact.p99).toFixed(2)}, ` +
           `pages/s ${(pattern.pagesPerSecond / exact.pagesPerSecond).toFixed(2)}\n`,
+      );
+      const read = queries.clientRead;
+      process.stdout.write(
+        `read ${read.pattern} whole through @aggregator/client: ${read.events} events in ${read.pages} pages, ` +
+          `${read.exact ? 'exact' : 'NOT EXACT'}\n`,
       );
     }
     process.stdout.write(`${JSON.stringify({ setup, results, queries, memory, ceilings })}\n`);
