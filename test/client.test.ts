@@ -74,7 +74,7 @@ function producing(client: Client, events: PublishEvent[], perCall: number) {
 
 for (const store of STORES) {
   describe(`client against the service (${store.name})`, function () {
-    this.timeout(120_000);
+    this.timeout(180_000);
     before(function () {
       store.require(this);
     });
@@ -88,16 +88,19 @@ for (const store of STORES) {
         const run = producing(client, events, 10);
         const acceptedAtLeast = (n: number) => () => run.outcomes.filter((o) => o.status === 'accepted').length >= n;
 
-        await waitUntil(acceptedAtLeast(300), { what: '300 events accepted' });
+        await waitUntil(acceptedAtLeast(300), { what: '300 events accepted', timeoutMs: 60_000 });
         await stack.restartApi(0);
-        await waitUntil(acceptedAtLeast(1_000), { what: '1,000 events accepted after the API restart' });
+        await waitUntil(acceptedAtLeast(1_000), {
+          what: '1,000 events accepted after the API restart',
+          timeoutMs: 60_000,
+        });
         // SIGTERM: Redis writes its AOF, so every acknowledged job survives.
         await stack.redis.stop();
         const during = run.outcomes.length;
         await stack.restartRedis();
         await waitUntil(acceptedAtLeast(during + 500), {
           what: `500 more events after the Redis restart (${run.outcomes.length} outcomes)`,
-          timeoutMs: 30_000,
+          timeoutMs: 60_000,
         });
         await stack.restartApi(0);
         await run.done;

@@ -170,7 +170,15 @@ export class Publisher {
         settle: (o) => {
           this.#unsettled.delete(outcome);
           settle(o);
-          this.#options.onOutcome?.(o);
+          try {
+            this.#options.onOutcome?.(o);
+          } catch (thrown: unknown) {
+            // The caller's bug, surfaced as theirs (an uncaught error), never as a lost or doubly
+            // settled event of this publisher.
+            queueMicrotask(() => {
+              throw thrown;
+            });
+          }
         },
       };
       this.#queue.push(entry);
