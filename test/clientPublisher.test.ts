@@ -92,6 +92,45 @@ describe('client Publisher against the API', function () {
       expect(await authorised.publish(makeEvents(2))).to.include({ accepted: 2, attempts: 1 });
     }));
 
+  it('batches by count, by bytes and by linger time', () =>
+    withStack({}, async (stack) => {
+      const bodies: string[] = [];
+      const through = fetchThrough(stack);
+      const client = new Client({
+        url: 'http://in-process',
+        // Sees every request the client sends.
+        fetch: (input, init) => {
+          if (typeof init?.body === 'string') bodies.push(init.body);
+          return through(input, init);
+        },
+      });
+      const sizes = () => bodies.splice(0).map((body) => (JSON.parse(body) as unknown[]).length);
+
+      // Three single events within the linger time travel together.
+      const byLinger = client.publisher({ lingerMs: 200, concurrency: 1 });
+      const lingered = await Promise.all([0, 1, 2].map(() => byLinger.publish(makeEvents(1))));
+      await Promise.all(lingered.map((d) => d.outcomes));
+      expect(sizes()).to.deep.equal([3]);
+      await byLinger.close();
+
+      // 25 events, at most 10 a request.
+      const byCount = client.publisher({ maxBatchEvents: 10, lingerMs: 60_000 });
+      // The last 5 would wait out the linger; close() sends them.
+      await byCount.publish(makeEvents(25));
+      await byCount.close();
+      expect(sizes().sort((a, b) => b - a)).to.deep.equal([10, 10, 5]);
+
+      // At most 1,000 bytes of events a request (an event here is about 140).
+      const byBytes = client.publisher({ maxBatchBytes: 1_000, lingerMs: 60_000 });
+      await byBytes.publish(makeEvents(20));
+      await byBytes.close();
+      const requests = bodies.splice(0);
+      expect(requests.length).to.be.at.least(3);
+      for (const body of requests) expect(new TextEncoder().encode(body).length).to.be.at.most(1_000 + 2);
+      expect(requests.flatMap((body) => JSON.parse(body) as unknown[])).to.have.length(20);
+      expect(await stack.settle(48)).to.include({ unique_processed: 48 });
+    }));
+
   it('flushes without waiting for the linger time; close() is idempotent and refuses later events', () =>
     withStack({}, async (stack) => {
       const client = new Client({ url: 'http://in-process', fetch: fetchThrough(stack) });
