@@ -32,6 +32,7 @@ COPY common/package.json common/
 COPY store/package.json store/
 COPY api/package.json api/
 COPY worker/package.json worker/
+COPY client/package.json client/
 COPY load/package.json load/
 COPY test/package.json test/
 
@@ -43,6 +44,7 @@ COPY common/ common/
 COPY store/ store/
 COPY api/ api/
 COPY worker/ worker/
+COPY client/ client/
 COPY load/ load/
 # lerna runs on nx: no daemon and no cloud inside a build.
 RUN NX_DAEMON=false NX_NO_CLOUD=true npm run build
@@ -69,6 +71,8 @@ COPY --from=build /app/common/dist common/dist
 COPY --from=build /app/store/dist store/dist
 COPY --from=build /app/api/dist api/dist
 COPY --from=build /app/worker/dist worker/dist
+# The load tools publish through the client.
+COPY --from=build /app/client/dist client/dist
 COPY --from=build /app/load/dist load/dist
 COPY deploy/healthcheck.mjs deploy/healthcheck.mjs
 # A new named volume mounted on /data copies this directory's owner, so the worker, running

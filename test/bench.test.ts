@@ -21,7 +21,7 @@ interface BenchReport {
     maxShardShare?: number;
     streams?: { streams: number; delivered: number; exact: boolean };
   }>;
-  queries: { errors: number };
+  queries: { errors: number; clientRead: { events: number; exact: boolean } };
   memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
   ceilings: {
     http: Array<{ server: string; requests: number; errors: number }>;
@@ -53,7 +53,8 @@ describe('npm run bench (smoke)', function () {
   };
 
   it('runs every mode on a fresh stack and finds the counters exact', async () => {
-    const report = await runBench([]);
+    // The fill publishes through @aggregator/client; a fill chunk that is not exact fails the run.
+    const report = await runBench(['--fill', '1000']);
     expect(report.setup.store).to.equal('sqlite');
     expect(report.results.map((r) => r.mode)).to.deep.equal(['batch', 'single', 'lag', 'stream']);
     // Every stream received every new event once, in order.
@@ -66,6 +67,9 @@ describe('npm run bench (smoke)', function () {
       expect(r.cpuUsPerEvent.store, r.mode).to.equal(0);
     }
     expect(report.queries.errors).to.equal(0);
+    // The consumer side: a pattern read whole through @aggregator/client's pages().
+    expect(report.queries.clientRead.exact).to.equal(true);
+    expect(report.queries.clientRead.events).to.be.above(0);
     expect(report.memory.workerPeakRssMb[0]).to.be.a('number').above(0);
     const { http, sqlite, store, redis, bullmq } = report.ceilings;
     expect(http.map((h) => h.server)).to.deep.equal(['http', 'koa']);

@@ -59,7 +59,8 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
   --profile DIR       write a V8 CPU profile of every service process into DIR
   --ids STYLE         ordered (default: <run>-<n>, like UUIDv7/ULID) or random (like
                       UUIDv4: each insert lands on a random page of the primary-key index)
-  --client NAME       lean (the default) or autocannon, to cross-check the generator
+  --client NAME       lean (the default), autocannon to cross-check the generator, or
+                      aggregator: @aggregator/client, as a producer publishes (the fill always does)
   -h, --help`;
 
 /** Events per fill chunk: well under the default MAX_QUEUE_DEPTH of 1,000,000. */
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   const smoke = values.smoke;
   const dup = num('dup', values.dup, 0.2, 0, 0.99);
   const batch = num('batch', values.batch, 100, 1, 10_000);
-  const client = oneOf('client', values.client, ['lean', 'autocannon'] as const);
+  const client = oneOf('client', values.client, ['lean', 'autocannon', 'aggregator'] as const);
   const ids = oneOf('ids', values.ids, ['ordered', 'random'] as const);
   const topics = num('topics', values.topics, 8, 1, 100_000);
   const storeKind = oneOf('store', values.store, ['sqlite', 'postgres'] as const);
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
       } else if (mode === 'query') {
         const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
         const stored = await maxSeq(store);
-        const q = await runQueries(stack.url, topics, stored, seconds);
+        const q = await runQueries(stack.url, store, topics, stored, seconds);
         queries = { ...q, storedEvents: stored, topics };
       } else {
         const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
@@ -250,6 +251,11 @@ async function main(): Promise<void> {
         `query pattern/exact: p50 ${(pattern.p50 / exact.p50).toFixed(2)}, p99 ${(pattern.p99 / exact.p99).toFixed(2)}, ` +
           `pages/s ${(pattern.pagesPerSecond / exact.pagesPerSecond).toFixed(2)}\n`,
       );
+      const read = queries.clientRead;
+      process.stdout.write(
+        `read ${read.pattern} whole through @aggregator/client: ${read.events} events in ${read.pages} pages, ` +
+          `${read.exact ? 'exact' : 'NOT EXACT'}\n`,
+      );
     }
     process.stdout.write(`${JSON.stringify({ setup, results, queries, memory, ceilings })}\n`);
     const ceilingErrors = ceilings?.http.reduce((sum, h) => sum + h.errors, 0) ?? 0;
@@ -268,7 +274,10 @@ function listOption<T extends string>(name: string, raw: string, allowed: readon
   return raw.split(',').map((item) => oneOf(name, item.trim(), allowed));
 }
 
-/** Stores `events` events before the modes, in chunks under MAX_QUEUE_DEPTH: the generator does not retry a 429 as a producer would. */
+/**
+ * Stores `events` events before the modes, through @aggregator/client as a producer would (a 429
+ * is waited out and retried), in chunks under MAX_QUEUE_DEPTH so that the chunks stay exact.
+ */
 async function fillStore(
   bench: Bench,
   events: number,
@@ -277,7 +286,7 @@ async function fillStore(
   const started = performance.now();
   for (let filled = 0; filled < events; ) {
     const chunk = Math.min(FILL_CHUNK, events - filled);
-    const r = await runMode(bench, 'fill', { ...opts, events: chunk, connections: 16 });
+    const r = await runMode(bench, 'fill', { ...opts, events: chunk, connections: 16, client: 'aggregator' });
     if (!r.exact) throw new Error(`fill chunk not exact: ${r.detail}`);
     filled += r.events;
     const rate = Math.round(filled / ((performance.now() - started) / 1000));

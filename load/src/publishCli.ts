@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY_POLICY, type RetryNotice } from '@aggregator/client';
 import { EventSource, planEvents } from './publisher/generateEvents.js';
 import { Progress, progressMode } from './publisher/progress.js';
 import { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';
@@ -13,7 +14,6 @@ import {
   type StatsSnapshot,
   waitUntilSettled,
 } from './publisher/verifyStats.js';
-import { DEFAULT_RETRY_POLICY, type RetryNotice } from './publisher/withRetries.js';
 
 const SETTLE_POLL_MS = 200;
 /** Retry notes are printed at most this often, so an outage does not flood the terminal. */

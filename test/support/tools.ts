@@ -90,3 +90,19 @@ export const MOUNT_TMPFS: Tool = {
     return undefined;
   },
 };
+
+/** Prometheus, to scrape a live stack and run the dashboard's and the rules' queries (test/monitoring.test.ts). */
+export const PROMETHEUS = executable({
+  name: 'prometheus',
+  candidates: ['prometheus', '/usr/bin/prometheus'],
+  envVar: 'PROMETHEUS_BIN',
+  install: 'Debian/Ubuntu: apt-get install prometheus (its service need not run); macOS: brew install prometheus',
+});
+
+/** promtool, to unit-test the alert rules (deploy/prometheus/alerts.test.yml); in the same packages. */
+export const PROMTOOL = executable({
+  name: 'promtool',
+  candidates: ['promtool', '/usr/bin/promtool'],
+  envVar: 'PROMTOOL_BIN',
+  install: 'Debian/Ubuntu: apt-get install prometheus; macOS: brew install prometheus',
+});

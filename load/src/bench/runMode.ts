@@ -72,7 +72,7 @@ export async function runMode(
     dup: number;
     connections: number;
     rate?: number;
-    client?: 'lean' | 'autocannon';
+    client?: 'lean' | 'autocannon' | 'aggregator';
     ids?: IdStyle;
     topics?: number;
     /** Open streams that must receive every new event before the CPU is sampled (stream mode). */

@@ -1,6 +1,5 @@
+import { ApiError, type Connection, publishEvents, type RetryNotice, type RetryPolicy } from '@aggregator/client';
 import type { EventSource } from './generateEvents.js';
-import { attemptRequest } from './httpAttempt.js';
-import { type RetryNotice, type RetryPolicy, withRetries } from './withRetries.js';
 
 export interface SendOptions {
   /** The service's base URL, without a trailing slash. */
@@ -64,9 +63,11 @@ export class SendError extends Error {
 }
 
 /**
- * Publishes every batch of `source` with `concurrency` requests in flight, retrying each request
- * as an at-least-once producer must (a request that got no reply is sent again; the service drops
- * the duplicates). The first request that fails for good stops the run.
+ * Publishes every batch of `source` with `concurrency` requests in flight, each one request through
+ * the client's `publishEvents`, retried as an at-least-once producer must (a request that got no
+ * reply is sent again; the service drops the duplicates). The first request that fails for good
+ * stops the run. The CLI keeps its own batches (not a `Publisher`'s) because its check needs to know
+ * which events each request carried.
  */
 export async function sendBatches(options: SendOptions): Promise<SendReport> {
   const started = performance.now();
@@ -74,48 +75,40 @@ export async function sendBatches(options: SendOptions): Promise<SendReport> {
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([stop.signal, options.signal]) : stop.signal;
   let failure: { error: unknown } | undefined;
+  const connection: Connection = {
+    url: options.url,
+    token: options.token,
+    fetch: (input, init) => fetch(input, init),
+    requestTimeoutMs: options.requestTimeoutMs,
+  };
 
   const sendLoop = async () => {
     for (;;) {
       if (failure || signal.aborted) return;
       const batch = options.source.next();
       if (!batch) return;
-      const body = JSON.stringify(batch.events);
+      const what = `POST /publish (batch ${batch.index})`;
       try {
-        const { outcome } = await withRetries(
-          `POST /publish (batch ${batch.index})`,
-          () => {
+        const result = await publishEvents(connection, batch.events, {
+          policy: options.policy,
+          signal,
+          onAttempt: () => {
             report.attempts++;
-            return attemptRequest(`${options.url}/publish`, {
-              method: 'POST',
-              body,
-              timeoutMs: options.requestTimeoutMs,
-              token: options.token,
-              signal,
-            });
           },
-          {
-            policy: options.policy,
-            signal,
-            onRetry: (notice) => {
-              report.retries++;
-              const { reason, uncertain } = notice.outcome;
-              report.retriesByReason[reason] = (report.retriesByReason[reason] ?? 0) + 1;
-              if (uncertain) report.resentEvents += batch.events.length;
-              options.onRetry?.({ ...notice, batch: batch.index, totalRetries: report.retries });
-            },
+          onRetry: (notice) => {
+            report.retries++;
+            const { reason, uncertain } = notice.outcome;
+            report.retriesByReason[reason] = (report.retriesByReason[reason] ?? 0) + 1;
+            if (uncertain) report.resentEvents += batch.events.length;
+            options.onRetry?.({ ...notice, batch: batch.index, totalRetries: report.retries });
           },
-        );
-        const accepted = (JSON.parse(outcome.body) as { accepted?: unknown }).accepted;
-        if (accepted !== batch.events.length) {
-          throw new Error(
-            `POST /publish (batch ${batch.index}) accepted ${String(accepted)} of ${batch.events.length}`,
-          );
-        }
+        }).catch((thrown: unknown) => {
+          throw thrown instanceof ApiError ? new Error(`${what} failed with ${thrown.status}: ${thrown.body}`) : thrown;
+        });
         options.source.acknowledge(batch);
         report.events += batch.events.length;
         report.requests++;
-        report.latenciesMs.push(outcome.latencyMs);
+        report.latenciesMs.push(result.latencyMs);
         options.onProgress?.(report);
       } catch (thrown: unknown) {
         failure ??= { error: thrown };

@@ -1,6 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attemptRequest } from './httpAttempt.js';
-import { type RetryNotice, type RetryPolicy, withRetries } from './withRetries.js';
+import {
+  ApiError,
+  attemptRequest,
+  type Connection,
+  type RetryNotice,
+  type RetryPolicy,
+  withRetries,
+} from '@aggregator/client';
+
+function connectionTo(url: string, timeoutMs: number, token: string | undefined): Connection {
+  return { url, token, fetch: (input, init) => fetch(input, init), requestTimeoutMs: timeoutMs };
+}
 
 /** The part of `GET /stats` the check uses. */
 export interface StatsSnapshot {
@@ -23,17 +33,14 @@ export async function readStats(
     onRetry?: (notice: RetryNotice) => void;
   },
 ): Promise<StatsSnapshot> {
-  const { outcome } = await withRetries(
+  const connection = connectionTo(url, options.timeoutMs, options.token);
+  const outcome = await withRetries(
     'GET /stats',
-    () =>
-      attemptRequest(`${url}/stats`, {
-        method: 'GET',
-        timeoutMs: options.timeoutMs,
-        token: options.token,
-        signal: options.signal,
-      }),
+    () => attemptRequest(connection, { method: 'GET', path: '/stats', signal: options.signal }),
     options,
-  );
+  ).catch((thrown: unknown) => {
+    throw thrown instanceof ApiError ? new Error(`GET /stats failed with ${thrown.status}: ${thrown.body}`) : thrown;
+  });
   return JSON.parse(outcome.body) as StatsSnapshot;
 }
 
@@ -85,10 +92,10 @@ export async function waitUntilSettled(
   let last: StatsSnapshot | undefined;
   let lastError: string | undefined;
   for (;;) {
-    const outcome = await attemptRequest(`${url}/stats`, {
+    const timeoutMs = Math.min(options.requestTimeoutMs, Math.max(1, deadline - performance.now()));
+    const outcome = await attemptRequest(connectionTo(url, timeoutMs, options.token), {
       method: 'GET',
-      timeoutMs: Math.min(options.requestTimeoutMs, Math.max(1, deadline - performance.now())),
-      token: options.token,
+      path: '/stats',
       signal: options.signal,
     });
     if (outcome.kind === 'ok') {
