@@ -5,6 +5,7 @@ export {
   type EventJsonRow,
   type EventStoreReader,
   type EventStoreWriter,
+  type HeadStep,
   type ListQuery,
   type StoreCounters,
   type StoredEventRow,

@@ -24,8 +24,9 @@ export class GroupCommitter {
   #committing = false;
 
   /**
-   * @param onCommitted - called after each transaction that stored new events, with the highest
-   *   `seq` it committed (seq is gapless: the `unique_processed` counter after the commit)
+   * @param onCommitted - called after each transaction that stored new events, with the
+   *   `unique_processed` counter after the commit (on SQLite the highest seq; the worker only
+   *   takes it as the cue to step the visible head, which says what readers may see)
    */
   constructor(
     private readonly store: EventStoreWriter,

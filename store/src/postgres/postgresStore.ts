@@ -6,6 +6,7 @@ import type {
   EventJsonRow,
   EventStoreReader,
   EventStoreWriter,
+  HeadStep,
   ListQuery,
   StoreCounters,
   StoredEventRow,
@@ -22,6 +23,7 @@ import {
   type TopicCount,
   type TopicRead,
 } from '../topicSelection.js';
+import { stepHead } from './advanceHead.js';
 import { applyGroup } from './applyGroup.js';
 import { migrate, readSchemaVersion } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrationList.js';
@@ -184,9 +186,27 @@ async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Prom
   return rows;
 }
 
+/** Steps of the visible head a group commit takes itself, so a lone writer reads its own writes. */
+const INLINE_HEAD_STEPS = 2;
+
 class PostgresWriter extends PostgresReader implements EventStoreWriter {
-  applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
-    return inTransaction(this.pool, (client) => applyGroup(client, batches));
+  /**
+   * Writers run in parallel (applyGroup.ts). After the commit: a step or two of the visible head,
+   * enough for a writer alone to see its rows at once (with others running, the worker's steps
+   * after each commit and on a timer finish the job), then the counters, read after the commit so
+   * that the last writer to commit reports the exact totals (Redis keeps the largest it is told).
+   */
+  async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
+    const { outcomes, lastSeq } = await inTransaction(this.pool, (client) => applyGroup(client, batches));
+    for (let i = 0; i < INLINE_HEAD_STEPS && lastSeq > 0; i++) {
+      if ((await stepHead(this.pool)).head >= lastSeq) break;
+    }
+    const counters = await this.readCounters();
+    return outcomes.map((o) => ({ ...o, counters }));
+  }
+
+  advanceHead(): Promise<HeadStep> {
+    return stepHead(this.pool);
   }
 
   async pruneAppliedJobs(cutoffMs: number): Promise<number> {

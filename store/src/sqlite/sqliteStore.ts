@@ -9,6 +9,7 @@ import type {
   EventJsonRow,
   EventStoreReader,
   EventStoreWriter,
+  HeadStep,
   ListQuery,
   StoreCounters,
   StoredEventRow,
@@ -275,6 +276,11 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
 
   async pruneAppliedJobs(cutoffMs: number): Promise<number> {
     return this.#prune.run(cutoffMs).changes;
+  }
+
+  /** Rows commit in seq order under the write lock: the head is the highest seq, always settled. */
+  async advanceHead(): Promise<HeadStep> {
+    return { head: this.readCountersNow().unique_processed, settled: true };
   }
 }
 
