@@ -102,6 +102,8 @@ export interface EventStoreReader {
   /** As `listEvents`, each event already written as JSON by the database (the payload spliced in as stored). */
   listEventsAsJson(query: ListQuery): Promise<EventJsonRow[]>;
   readCounters(): Promise<StoreCounters>;
+  /** The highest `seq` readers are served now (0 for an empty store): where a new tail starts. */
+  readHead(): Promise<number>;
   listTopics(): Promise<string[]>;
   /** Topics with their event count and last seq, sorted by name in byte order (UTF-8). */
   listTopicStats(query: TopicStatsQuery): Promise<TopicStats[]>;

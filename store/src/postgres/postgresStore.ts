@@ -49,6 +49,7 @@ import {
   LIST_TOPICS_IN_RANGE_AT_HEAD,
   TOPIC_STATS,
 } from './sql/topics.js';
+import { READ_VISIBLE_HEAD } from './sql/visibleHead.js';
 
 export type { PostgresOptions };
 
@@ -144,6 +145,11 @@ class PostgresReader implements EventStoreReader {
     const row = rows[0];
     if (!row) throw new Error('the store has no counters row; was it created by a worker?');
     return row;
+  }
+
+  async readHead(): Promise<number> {
+    const { rows } = await this.pool.query<{ head: number }>({ name: 'read_visible_head', text: READ_VISIBLE_HEAD });
+    return rows[0]?.head ?? 0;
   }
 
   async listTopics(): Promise<string[]> {

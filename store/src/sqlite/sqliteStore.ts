@@ -164,6 +164,11 @@ class SqliteReader implements EventStoreReader {
     return row;
   }
 
+  /** Rows commit in seq order under the write lock, gapless: the head is the number of events. */
+  async readHead(): Promise<number> {
+    return this.readCountersNow().unique_processed;
+  }
+
   async listTopics(): Promise<string[]> {
     return this.reads.topics.all() as unknown as string[];
   }
@@ -278,9 +283,9 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     return this.#prune.run(cutoffMs).changes;
   }
 
-  /** Rows commit in seq order under the write lock: the head is the highest seq, always settled. */
+  /** Nothing to move (readHead): always settled. */
   async advanceHead(): Promise<HeadStep> {
-    return { head: this.readCountersNow().unique_processed, settled: true };
+    return { head: await this.readHead(), settled: true };
   }
 }
 

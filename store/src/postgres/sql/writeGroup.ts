@@ -2,15 +2,25 @@
  * The group's new events. Inputs, arrays pairwise: $1–$5 topics, event ids, timestamps, sources,
  * payloads (JSON text); $6 processed_at. Output: `topic, event_id, seq` of each row inserted.
  *
- * seq comes from the column's default (`events_seq`), drawn by writers in parallel; readers see it
- * only once the visible head passes it (visibleHead.ts). A pair that another writer inserted since
- * the caller looked (FIND_STORED_PAIRS) is not inserted: PostgreSQL waits for that writer's end and
- * then skips the row if it committed. The caller counts what was returned, so such a pair counts
- * as a duplicate, exactly once.
+ * seq is drawn from `events_seq` in the order of the arrays (the group's processing order: a
+ * volatile function in a CTE is evaluated once per row, as the ordinality scan yields them), by
+ * writers in parallel; readers see it only once the visible head passes it (visibleHead.ts).
+ * The rows are then inserted in `(topic, event_id)` order, so that two writers racing for several
+ * of the same pairs wait for each other in one order, never in a cycle (a deadlock).
+ *
+ * A pair that another writer inserted since the caller looked (FIND_STORED_PAIRS) is not
+ * inserted: PostgreSQL waits for that writer's end and skips the row if it committed (its seq is
+ * then a gap). The caller counts what was returned, so such a pair counts as a duplicate, once.
  */
 export const INSERT_EVENTS = `
-INSERT INTO events (topic, event_id, timestamp, source, payload, processed_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+WITH numbered AS (
+  SELECT topic, event_id, timestamp, source, payload, processed_at, nextval('events_seq') AS seq
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    WITH ORDINALITY AS u (topic, event_id, timestamp, source, payload, processed_at, ord)
+  ORDER BY ord
+)
+INSERT INTO events (topic, event_id, timestamp, source, payload, seq, processed_at)
+SELECT topic, event_id, timestamp, source, payload, seq, processed_at FROM numbered ORDER BY topic, event_id
 ON CONFLICT (topic, event_id) DO NOTHING
 RETURNING topic, event_id, seq`;
 
