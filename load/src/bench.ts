@@ -163,13 +163,7 @@ async function main(): Promise<void> {
     await withBenchStack({ ...stackOptions, redis: 'single', partitions: 1 }, async ({ stack }, dir) => {
       const results = await measureStoreScaling(
         {
-          dir,
-          postgres: stack.postgres && {
-            adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
-            serverPid: stack.postgres.server?.child.pid,
-          },
-          redisUrl: stack.redisUrl,
-          redisPid: stack.redis?.child.pid,
+          ...ceilingTarget(stack, dir),
           requests: 0,
           connections: 1,
           events,
@@ -250,13 +244,7 @@ async function main(): Promise<void> {
         // Its keys and jobs are not the service's: when it runs last, Redis's memory is read before it.
         if (mode === modes.at(-1)) redisMb = await redisMemoryMb(stack.redisUrl);
         ceilings = await measureCeilings({
-          dir,
-          postgres: stack.postgres && {
-            adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
-            serverPid: stack.postgres.server?.child.pid,
-          },
-          redisUrl: stack.redisUrl,
-          redisPid: stack.redis?.child.pid,
+          ...ceilingTarget(stack, dir),
           requests: smoke ? 300 : 20_000,
           connections: connections(64, 8),
           events: smoke ? 2000 : 200_000,
@@ -353,6 +341,19 @@ async function fillStore(
       `filled ${filled}/${events} events (${rate} events/s so far, this chunk ${r.eventsPerSecond})\n`,
     );
   }
+}
+
+/** Where the ceilings write: the stack's Redis, and its PostgreSQL server or `dir` for SQLite. */
+function ceilingTarget(stack: LocalStack, dir: string) {
+  return {
+    dir,
+    postgres: stack.postgres && {
+      adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
+      serverPid: stack.postgres.server?.child.pid,
+    },
+    redisUrl: stack.redisUrl,
+    redisPid: stack.redis?.child.pid,
+  };
 }
 
 function describeBenchStore(stack: LocalStack): string {
