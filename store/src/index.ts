@@ -21,4 +21,5 @@ export {
   type StoreConfig,
   storeKind,
 } from './openStore.js';
+export { POSTGRES_MIGRATIONS } from './postgres/migrationList.js';
 export { isSchemaVersionError, SchemaVersionError } from './schemaVersion.js';
