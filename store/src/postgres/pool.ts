@@ -1,3 +1,4 @@
+import type { Failpoints } from '@aggregator/common';
 import pg from 'pg';
 
 export interface PostgresOptions {
@@ -10,6 +11,8 @@ export interface PostgresOptions {
    * The pool drops it and opens another on the next query; the application only logs it.
    */
   onConnectionError?: (error: Error) => void;
+  /** Test-only: `store.before-commit` is hit inside each group commit (failpoints.ts). */
+  failpoints?: Failpoints;
 }
 
 const INT8_OID = 20;

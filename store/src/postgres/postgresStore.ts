@@ -1,4 +1,4 @@
-import type { TopicPattern } from '@aggregator/common';
+import type { Failpoints, TopicPattern } from '@aggregator/common';
 import type pg from 'pg';
 import type {
   ApplyOutcome,
@@ -196,6 +196,14 @@ async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Prom
 const INLINE_HEAD_STEPS = 2;
 
 class PostgresWriter extends PostgresReader implements EventStoreWriter {
+  constructor(
+    pool: pg.Pool,
+    location: string,
+    private readonly failpoints: Failpoints | undefined,
+  ) {
+    super(pool, location);
+  }
+
   /**
    * Writers run in parallel (applyGroup.ts). After the commit: a step or two of the visible head,
    * enough for a writer alone to see its rows at once (with others running, the worker's steps
@@ -203,7 +211,11 @@ class PostgresWriter extends PostgresReader implements EventStoreWriter {
    * that the last writer to commit reports the exact totals (Redis keeps the largest it is told).
    */
   async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
-    const { outcomes, lastSeq } = await inTransaction(this.pool, (client) => applyGroup(client, batches));
+    const { outcomes, lastSeq } = await inTransaction(this.pool, async (client) => {
+      const group = await applyGroup(client, batches);
+      this.failpoints?.hit('store.before-commit');
+      return group;
+    });
     for (let i = 0; i < INLINE_HEAD_STEPS && lastSeq > 0; i++) {
       if ((await stepHead(this.pool)).head >= lastSeq) break;
     }
@@ -241,7 +253,7 @@ export async function openPostgresWriter(options: PostgresOptions): Promise<Even
   const pool = createPool(options);
   return closingOnFailure(pool, async () => {
     await migrate(pool);
-    return new PostgresWriter(pool, postgresLocation(options.url));
+    return new PostgresWriter(pool, postgresLocation(options.url), options.failpoints);
   });
 }
 
