@@ -11,6 +11,8 @@ export interface LockWaitShare {
   lockWaits: number;
   /** lockWaits / samples (0 when no sample saw a writer). */
   share: number;
+  /** Lock waits by the waiting statement's first 40 characters (whitespace folded): who waits where. */
+  byStatement: Record<string, number>;
 }
 
 /**
@@ -25,15 +27,20 @@ export async function startLockWaitSampler(url: string): Promise<{ stop(): Promi
   await client.connect();
   let samples = 0;
   let lockWaits = 0;
+  const byStatement: Record<string, number> = {};
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const { rows } = await client.query<{ writers: number; waiting: number }>(`
-        SELECT count(*)::int AS writers, count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting
+      const { rows } = await client.query<{ waiting: boolean; statement: string }>(`
+        SELECT wait_event_type = 'Lock' AS waiting, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 40) AS statement
         FROM pg_stat_activity
         WHERE application_name = 'aggregator' AND (backend_xid IS NOT NULL OR wait_event_type = 'Lock')`);
-      samples += rows[0]?.writers ?? 0;
-      lockWaits += rows[0]?.waiting ?? 0;
+      samples += rows.length;
+      for (const { waiting, statement } of rows) {
+        if (!waiting) continue;
+        lockWaits++;
+        byStatement[statement] = (byStatement[statement] ?? 0) + 1;
+      }
       await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
     }
   })();
@@ -41,7 +48,8 @@ export async function startLockWaitSampler(url: string): Promise<{ stop(): Promi
     async stop() {
       stopped = true;
       await loop.finally(() => client.end());
-      return { samples, lockWaits, share: samples === 0 ? 0 : Number((lockWaits / samples).toFixed(3)) };
+      const share = samples === 0 ? 0 : Number((lockWaits / samples).toFixed(3));
+      return { samples, lockWaits, share, byStatement };
     },
   };
 }
