@@ -10,8 +10,7 @@ interface Pending extends BatchToApply {
  * Group commit: the jobs a worker runs at once (`WORKER_CONCURRENCY`) that reach the store in the
  * same turn of the event loop, or while the previous group is still committing, are applied in
  * one transaction, so they share one disk sync (with SQLite's `synchronous = FULL` or PostgreSQL's
- * commit, the sync dominates the cost of a small job) and, on PostgreSQL, one turn of the lock
- * that orders writers.
+ * commit, the sync dominates the cost of a small job) and, on SQLite, one turn of the write lock.
  *
  * Each job's effect is still all or nothing and recorded as applied in that transaction. When the
  * shared transaction fails on a transient store error (busy, connection lost, serialization
