@@ -6,7 +6,8 @@ import { REDIS_SERVER } from './support/tools.js';
 
 /** The JSON line the bench prints last (the parts the tests read). */
 interface BenchReport {
-  setup: { store: string; matrix?: boolean };
+  setup: { store: string; matrix?: boolean; scaling?: boolean; writers?: number[] };
+  storeScaling?: Array<{ writers: number; round: number; rows: number; eventsPerSecond: number }>;
   results: Array<{
     mode: string;
     exact: boolean;
@@ -20,6 +21,11 @@ interface BenchReport {
     mastersUsPerEvent?: number;
     maxShardShare?: number;
     streams?: { streams: number; delivered: number; exact: boolean };
+    lockWait?: { samples: number; lockWaits: number; share: number };
+    // The scaling matrix's (--apis/--workers lists) only.
+    apis?: number;
+    workers?: number;
+    round?: number;
   }>;
   queries: { errors: number; clientRead: { events: number; exact: boolean } };
   memory: { apiPeakRssMb: number[]; workerPeakRssMb: number[] };
@@ -97,6 +103,34 @@ describe('npm run bench (smoke)', function () {
     expect(report.queries.errors).to.equal(0);
     expect(report.ceilings.store).to.include({ kind: 'postgres', rows: 1600 });
     expect(report.ceilings.store.serverCpuUsPerEvent).to.be.above(0);
+    // The writers' lock-wait share was sampled while the batch mode ran.
+    const lockWait = report.results.find((r) => r.mode === 'batch')?.lockWait;
+    expect(lockWait?.samples).to.be.above(0);
+    expect(lockWait?.share).to.be.within(0, 1);
+  });
+
+  it('measures the PostgreSQL store alone with 1 and 2 concurrent writers, every row stored once', async function () {
+    requirePostgres(this, { ownServer: true });
+    const report = await runBench(['--store', 'postgres', '--modes', 'ceiling', '--writers', '1,2', '--rounds', '2']);
+    expect(report.setup.writers).to.deep.equal([1, 2]);
+    expect(report.storeScaling?.map((r) => [r.round, r.writers])).to.deep.equal([
+      [1, 1],
+      [1, 2],
+      [2, 1],
+      [2, 2],
+    ]);
+    // 2,000 events at 20 % duplicates, split between the writers: 1,600 rows whatever their number.
+    for (const r of report.storeScaling ?? []) expect(r.rows, `${r.writers} writers`).to.equal(1600);
+  });
+
+  it('runs a scaling matrix of --workers 1,2 on fresh stacks, every cell exact', async () => {
+    const report = await runBench(['--workers', '1,2', '--rounds', '1']);
+    expect(report.setup.scaling).to.equal(true);
+    expect(report.results.map((r) => [r.round, r.apis, r.workers, r.mode])).to.deep.equal([
+      [1, 1, 1, 'batch'],
+      [1, 1, 2, 'batch'],
+    ]);
+    for (const r of report.results) expect(r).to.include({ exact: true, errors: 0 });
   });
 
   it('runs --partitions 4 --redis cluster on a private 3-master + 3-replica cluster, and measures each shard', async () => {

@@ -42,8 +42,8 @@ for (const store of STORES) {
         expect(events[0]).to.include({ source: 'test' });
       }));
 
-    it('stores an event once when 40 concurrent requests on two workers carry it', () =>
-      withStackOn(store, { workers: 2 }, async (stack) => {
+    it(`stores an event once when 40 concurrent requests on ${store.writers} workers carry it`, () =>
+      withStackOn(store, { workers: store.writers }, async (stack) => {
         const e = makeEvent();
         const replies = await Promise.all(Array.from({ length: 40 }, () => stack.publish([e, makeEvent()])));
         expect(replies.every((r) => r.statusCode === 200)).to.equal(true);
@@ -60,7 +60,7 @@ for (const store of STORES) {
       }));
 
     it('counts exactly in a stress run of 5,000 events with 20% duplicates', () =>
-      withStackOn(store, { workers: 2 }, async (stack) => {
+      withStackOn(store, { workers: store.writers }, async (stack) => {
         const unique: Event[] = Array.from({ length: 4000 }, (_, i) => makeEvent({ topic: `t${i % 7}` }));
         const duplicates = Array.from({ length: 1000 }, (_, i) => unique[(i * 37) % unique.length] as Event);
         const all = [...unique, ...duplicates].sort(() => Math.random() - 0.5);

@@ -44,8 +44,8 @@ function expectWorkersRunning(stack: ProcessStack): void {
 
 /**
  * Holds every group commit of the database at `url` just before its end, inside its transaction,
- * with all of its rows, counters and applied-job records written: an AFTER trigger on the counters
- * row sleeps while a flag row exists. Only a cut connection (or `release()`) ends the wait; a
+ * with all of its rows, counters and applied-job records written: an AFTER trigger on the counter
+ * slots (updated by the group's last statement) sleeps while a flag row exists. Only a cut connection (or `release()`) ends the wait; a
  * sleeping backend dies at once on a terminate or a shutdown, so the held transaction cannot
  * slip through to its commit. `client` is a session of the test's on that database (its errors,
  * when the server goes, are expected).
@@ -63,7 +63,7 @@ async function holdCommitsBeforeTheirEnd(url: string): Promise<{ client: pg.Clie
       WHILE EXISTS (SELECT 1 FROM hold_commits) LOOP PERFORM pg_sleep(0.05); END LOOP;
       RETURN NULL;
     END $$;
-    CREATE TRIGGER hold_commit AFTER UPDATE ON counters FOR EACH STATEMENT EXECUTE FUNCTION hold_commit();`);
+    CREATE TRIGGER hold_commit AFTER UPDATE ON counter_slots FOR EACH STATEMENT EXECUTE FUNCTION hold_commit();`);
   return { client, release: () => client.query('DELETE FROM hold_commits').then(() => {}) };
 }
 
@@ -77,8 +77,8 @@ async function heldWriter(admin: pg.Client): Promise<number> {
       );
       const [row] = rows;
       if (!row) return false;
-      // It waits inside the statement that writes the group: after the lock and the reads.
-      expect(row.query).to.match(/^\s*WITH new_events AS \(\s*INSERT INTO events/);
+      // It waits inside the group's last statement: after its reads and its rows' insert.
+      expect(row.query).to.match(/^\s*WITH counted AS \(\s*UPDATE counter_slots/);
       return row.pid;
     },
     { what: 'a group commit waiting in the trigger' },

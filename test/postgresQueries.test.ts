@@ -42,7 +42,8 @@ async function runSql(url: string, sql: string): Promise<void> {
 
 /**
  * Creates the store at `url` and writes `stored` events into it directly (event g has seq g and
- * the topic `topicSql` computes from g), with their topics and counters to match; resolves with the
+ * the topic `topicSql` computes from g), with their topics, counters, sequence and visible head to
+ * match; resolves with the
  * table's statistics once they count those rows.
  */
 async function fillStore(url: string, stored: number, topicSql: string) {
@@ -54,7 +55,9 @@ async function fillStore(url: string, stored: number, topicSql: string) {
       SELECT ${topicSql}, 'e' || g, '2025-01-01T00:00:00Z', 's', '{}', g, '2025-01-01T00:00:00Z'
       FROM generate_series(1, ${stored}) AS g;
       INSERT INTO topics (topic, unique_count) SELECT topic, count(*) FROM events GROUP BY topic;
-      UPDATE counters SET received = ${stored}, unique_processed = ${stored};
+      UPDATE counters_base SET received = ${stored}, unique_processed = ${stored};
+      UPDATE visible_head SET head = ${stored};
+      SELECT setval('events_seq', ${stored});
       ANALYZE events; ANALYZE topics;`,
   );
   return waitUntil(async () => {

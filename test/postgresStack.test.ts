@@ -114,7 +114,7 @@ describe('PostgreSQL store (processes)', function () {
         const body = (await res.json()) as { error: { code: string; message: string } };
         expect(ERROR_CODES).to.include(body.error.code);
         expect(body.error).to.include({ code: 'not_ready' });
-        expect(body.error.message).to.match(/PostgreSQL at .*schema version 99\b.*\b2\b/);
+        expect(body.error.message).to.match(/PostgreSQL at .*schema version 99\b.*\b3\b/);
         const events = await fetch(`${stack.apiUrl}/events`);
         expect(events.status).to.equal(503);
         expect(((await events.json()) as { error: { code: string } }).error.code).to.equal('store_unavailable');

@@ -30,12 +30,19 @@ interface Adapter {
   setSchemaVersion(config: StoreConfig, version: number): Promise<void>;
   /** The schema version this build migrates the adapter's stores to. */
   schemaVersion: number;
+  /**
+   * Whether seqs are 1, 2, 3… with no gap even with writers racing. SQLite's one writer numbers
+   * under its lock; PostgreSQL's parallel writers draw from a sequence, so a rolled-back group or
+   * a pair two writers raced for leaves a gap (never a reuse, never an order readers can miss).
+   */
+  gaplessUnderRaces: boolean;
 }
 
 const adapters: Adapter[] = [
   {
     name: 'SQLite',
     schemaVersion: 1,
+    gaplessUnderRaces: true,
     withConfig: (fn) => withTempDir((dir) => fn(loadConfig({ SQLITE_PATH: join(dir, 'nested', 'db.sqlite') }))),
     async setSchemaVersion(config, version) {
       const db = new Database(config.SQLITE_PATH);
@@ -45,7 +52,8 @@ const adapters: Adapter[] = [
   },
   {
     name: 'PostgreSQL',
-    schemaVersion: 2,
+    schemaVersion: 3,
+    gaplessUnderRaces: false,
     require: requirePostgres,
     withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
     async setSchemaVersion(config, version) {
@@ -590,7 +598,11 @@ for (const adapter of adapters) {
           // Every stored row was seen, once, in order: no row became visible after the reader had
           // moved past its seq.
           expect(seen).to.deep.equal(stored);
-          expect(stored).to.deep.equal(Array.from({ length: stored.length }, (_, i) => i + 1));
+          if (adapter.gaplessUnderRaces) {
+            expect(stored).to.deep.equal(Array.from({ length: stored.length }, (_, i) => i + 1));
+          } else {
+            expect(stored.every((seq, i) => i === 0 || seq > (stored[i - 1] as number))).to.equal(true);
+          }
           expect((await reader.readCounters()).unique_processed).to.equal(stored.length);
         },
       ));

@@ -50,8 +50,8 @@ for (const store of STORES) {
       store.require(this);
     });
 
-    it('delivers every stored and new event once, in seq order, with writers on two workers', () =>
-      withProcessStackOn(store, { workers: 2 }, async (stack) => {
+    it(`delivers every stored and new event once, in seq order, with writers on ${store.writers} workers`, () =>
+      withProcessStackOn(store, { workers: store.writers }, async (stack) => {
         // Stored before the streams open: they catch up from the store, then join the hub.
         const before = batchesOf(10, 20, 3);
         await publishAll(stack, before);
@@ -93,7 +93,7 @@ for (const store of STORES) {
       }));
 
     it('resumes after a reconnect with Last-Event-ID, with the events stored while away, once each', () =>
-      withProcessStackOn(store, { workers: 2 }, async (stack) => {
+      withProcessStackOn(store, { workers: store.writers }, async (stack) => {
         const first = await openStream(stack.apiUrl, '?topic=s.0');
         await publishAll(stack, batchesOf(5, 20, 2));
         await first.waitForEvents(10);
@@ -114,7 +114,7 @@ for (const store of STORES) {
       }));
 
     it('lets a client resume on another replica when the one under its stream is killed', () =>
-      withProcessStackOn(store, { workers: 2, apis: 2, distinctApiPorts: true }, async (stack) => {
+      withProcessStackOn(store, { workers: store.writers, apis: 2, distinctApiPorts: true }, async (stack) => {
         const [urlA, urlB] = stack.apiUrls as [string, string];
         const client = await openStream(urlA);
         await publishAll(stack, batchesOf(5, 20, 3), urlB);

@@ -59,9 +59,9 @@ export class StreamHub {
     while (this.#cursor === undefined) {
       const epoch = this.#epoch;
       this.#starting ??= this.store
-        .read((reader) => reader.readCounters())
-        .then((counters) => {
-          if (epoch === this.#epoch) this.#cursor = counters.unique_processed;
+        .read((reader) => reader.readHead())
+        .then((head) => {
+          if (epoch === this.#epoch) this.#cursor = head;
         })
         .finally(() => {
           this.#starting = undefined;

@@ -1,8 +1,10 @@
 /**
  * Named crash points for tests of crash consistency. Enabled only through
  * `AGGREGATOR_FAILPOINTS`, e.g. `worker.after-commit:exit` or `worker.after-fastpath:exit@3` (die at
- * the third hit). A hit of an enabled point kills the process with SIGKILL: no cleanup, no flush,
- * exactly like a crash. With the variable unset every `hit` is a no-op function call.
+ * the third hit). A hit of an enabled `exit` point kills the process with SIGKILL: no cleanup, no
+ * flush, exactly like a crash. A `stop` point freezes it with SIGSTOP instead, connections open,
+ * exactly like a stalled host, until someone sends SIGCONT. With the variable unset every `hit` is
+ * a no-op function call.
  */
 export const FAILPOINT_NAMES = [
   /** Worker: after the fast-path claim, before the store's transaction. */
@@ -13,6 +15,8 @@ export const FAILPOINT_NAMES = [
   'worker.after-counters',
   /** API: after the events are in the queue, before the reply is sent. */
   'api.after-enqueue',
+  /** Store (PostgreSQL): inside a group commit's transaction, after its last statement, before COMMIT. */
+  'store.before-commit',
 ] as const;
 
 export type FailpointName = (typeof FAILPOINT_NAMES)[number];
@@ -24,32 +28,36 @@ export interface Failpoints {
 const NONE: Failpoints = { hit() {} };
 
 /**
- * Parses a comma-separated list of `name:exit[@N]`.
+ * Parses a comma-separated list of `name:exit[@N]` or `name:stop[@N]`.
  * @throws Error naming the bad entry
  */
 export function parseFailpoints(spec: string | undefined): Failpoints {
   if (!spec) return NONE;
-  const remaining = new Map<string, number>();
+  const remaining = new Map<string, { left: number; signal: 'SIGKILL' | 'SIGSTOP' }>();
   for (const entry of spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const match = /^([\w.-]+):exit(?:@(\d+))?$/.exec(entry);
+    const match = /^([\w.-]+):(exit|stop)(?:@(\d+))?$/.exec(entry);
     const name = match?.[1];
     if (!match || !name || !(FAILPOINT_NAMES as readonly string[]).includes(name)) {
-      throw new Error(`bad failpoint "${entry}": use <name>:exit[@N] with a name from ${FAILPOINT_NAMES.join(', ')}`);
+      throw new Error(
+        `bad failpoint "${entry}": use <name>:exit[@N] or <name>:stop[@N] with a name from ${FAILPOINT_NAMES.join(', ')}`,
+      );
     }
-    remaining.set(name, Number(match[2] ?? 1));
+    remaining.set(name, { left: Number(match[3] ?? 1), signal: match[2] === 'stop' ? 'SIGSTOP' : 'SIGKILL' });
   }
   return {
     hit(name) {
-      const left = remaining.get(name);
-      if (left === undefined) return;
-      if (left > 1) {
-        remaining.set(name, left - 1);
+      const point = remaining.get(name);
+      if (point === undefined) return;
+      if (point.left > 1) {
+        point.left--;
         return;
       }
-      process.kill(process.pid, 'SIGKILL');
+      // A stop point fires once: woken up, the process goes on as a stalled host would.
+      remaining.delete(name);
+      process.kill(process.pid, point.signal);
     },
   };
 }

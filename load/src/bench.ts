@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
 import { type BenchStackOptions, withBenchStack } from './bench/benchStack.js';
-import { type Ceilings, describeCeilings, measureCeilings } from './bench/ceilings.js';
+import { type Ceilings, describeCeilings, measureCeilings, measureStoreScaling } from './bench/ceilings.js';
 import { describeCpu, formatTable } from './bench/formatTable.js';
 import { maxSeq, peakRssMb, redisMemoryMb, treePids } from './bench/measure.js';
 import { printMatrix, runPartitionMatrix } from './bench/partitionMatrix.js';
 import { type QueryFigures, type QueryResult, runQueries } from './bench/queryLoad.js';
 import { type Bench, type ModeResult, runMode } from './bench/runMode.js';
+import { printScalingMatrix, printStoreScaling, runScalingMatrix } from './bench/scalingMatrix.js';
 import type { LocalStack } from './stack/localStack.js';
 
 const HELP = `npm run bench -- [options]
@@ -37,8 +38,19 @@ PostgreSQL server, all its processes; SQLite's work is inside the workers').
   --streams N         open streams in stream mode                 default 50
   --query-seconds N   duration of each kind of query page         default 5
   --topics N          topics the events spread over (bench.g<i/4>.t<i%4>) default 8
-  --apis N            API replicas (node cluster on one port)     default 1
-  --workers N         worker processes                            default 1
+  --apis N[,N…]       API replicas (node cluster on one port)     default 1
+  --workers N[,N…]    worker processes                            default 1
+                      A list in either runs a scaling matrix: a fresh stack for every
+                      apis × workers, one mode (batch by default, or single), --rounds
+                      times with every set-up once per round; one table of medians,
+                      each set-up's events/s as a ratio to the first's in the same round,
+                      and on PostgreSQL the writers' share of transaction time waiting on a
+                      lock (pg_stat_activity sampled every 10 ms; every PostgreSQL mode
+                      reports it)
+  --writers LIST      with --modes ceiling: the store alone with each number of concurrent
+                      writers (e.g. 1,2,4), --rounds times, one table (the other ceilings
+                      are skipped)
+  --rounds N          rounds of a scaling matrix or of --writers     default 3
   --store S           sqlite, or postgres: a private PostgreSQL (durable, as SQLite
                       is with its default SQLITE_SYNCHRONOUS=FULL), or the database
                       at DATABASE_URL when set (its CPU is then not measured)
@@ -83,6 +95,8 @@ async function main(): Promise<void> {
       'lag-seconds': { type: 'string' },
       apis: { type: 'string', default: '1' },
       workers: { type: 'string', default: '1' },
+      writers: { type: 'string' },
+      rounds: { type: 'string' },
       store: { type: 'string', default: 'sqlite' },
       smoke: { type: 'boolean', default: false },
       fill: { type: 'string' },
@@ -109,9 +123,13 @@ async function main(): Promise<void> {
   const ids = oneOf('ids', values.ids, ['ordered', 'random'] as const);
   const topics = num('topics', values.topics, 8, 1, 100_000);
   const storeKind = oneOf('store', values.store, ['sqlite', 'postgres'] as const);
+  const list = (name: string, raw: string, max: number) => raw.split(',').map((n) => num(name, n.trim(), 1, 1, max));
+  const apisList = list('apis', values.apis, 16);
+  const workersList = list('workers', values.workers, 16);
+  const rounds = num('rounds', values.rounds, smoke ? 1 : 3, 1, 100);
   const stackOptions = {
-    apis: num('apis', values.apis, 1, 1, 16),
-    workers: num('workers', values.workers, 1, 1, 16),
+    apis: apisList[0] as number,
+    workers: workersList[0] as number,
     store: storeKind,
     profile: values.profile,
   } satisfies Partial<BenchStackOptions>;
@@ -138,6 +156,50 @@ async function main(): Promise<void> {
           ids,
           topics,
         };
+
+  if (values.writers !== undefined) {
+    if (values.modes !== 'ceiling') throw new Error('--writers measures the store alone: it needs --modes ceiling');
+    const writers = list('writers', values.writers, 64);
+    const events = num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9);
+    await withBenchStack({ ...stackOptions, redis: 'single', partitions: 1 }, async ({ stack }, dir) => {
+      const results = await measureStoreScaling(
+        {
+          ...ceilingTarget(stack, dir),
+          requests: 0,
+          connections: 1,
+          events,
+          jobs: 0,
+          dup,
+        },
+        writers,
+        rounds,
+      );
+      process.stdout.write(
+        `store alone (${describeBenchStore(stack)}), ${events} events in transactions of 1,000, ${rounds} round(s)\n`,
+      );
+      printStoreScaling(results, (line) => process.stdout.write(`${line}\n`));
+      process.stdout.write(`${JSON.stringify({ setup: { ...setup, writers }, storeScaling: results })}\n`);
+    });
+    return;
+  }
+
+  if (apisList.length > 1 || workersList.length > 1) {
+    const mode = oneOf('modes', values.modes ?? 'batch', ['batch', 'single'] as const);
+    const cells = await runScalingMatrix({
+      apis: apisList,
+      workers: workersList,
+      rounds,
+      mode,
+      stack: { store: storeKind, profile: values.profile },
+      modeOptions: modeOptions(mode),
+      progress: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(`store: ${storeKind}, mode: ${mode}, ${rounds} round(s), a fresh stack per cell\n`);
+    printScalingMatrix(cells, (line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(`${JSON.stringify({ setup: { ...setup, scaling: true }, results: cells })}\n`);
+    if (!cells.every((c) => c.exact)) process.exitCode = 1;
+    return;
+  }
 
   if (values.partitions !== undefined || values.redis !== undefined || values['wait-replicas'] !== undefined) {
     const modes = listOption('modes', values.modes ?? 'batch', ['batch', 'single'] as const);
@@ -183,13 +245,7 @@ async function main(): Promise<void> {
         // Its keys and jobs are not the service's: when it runs last, Redis's memory is read before it.
         if (mode === modes.at(-1)) redisMb = await redisMemoryMb(stack.redisUrl);
         ceilings = await measureCeilings({
-          dir,
-          postgres: stack.postgres && {
-            adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
-            serverPid: stack.postgres.server?.child.pid,
-          },
-          redisUrl: stack.redisUrl,
-          redisPid: stack.redis?.child.pid,
+          ...ceilingTarget(stack, dir),
           requests: smoke ? 300 : 20_000,
           connections: connections(64, 8),
           events: smoke ? 2000 : 200_000,
@@ -296,6 +352,19 @@ async function fillStore(
   }
 }
 
+/** Where the ceilings write: the stack's Redis, and its PostgreSQL server or `dir` for SQLite. */
+function ceilingTarget(stack: LocalStack, dir: string) {
+  return {
+    dir,
+    postgres: stack.postgres && {
+      adminUrl: stack.postgres.server?.url ?? stack.postgres.url,
+      serverPid: stack.postgres.server?.child.pid,
+    },
+    redisUrl: stack.redisUrl,
+    redisPid: stack.redis?.child.pid,
+  };
+}
+
 function describeBenchStore(stack: LocalStack): string {
   if (!stack.postgres) return 'SQLite (temp file)';
   return stack.postgres.server
@@ -315,6 +384,7 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       'lag p99',
       'errors',
       'CPU µs/event (load+api+worker+redis+store)',
+      'lock wait',
       'exact',
     ],
     ...results.map((r) => [
@@ -327,6 +397,7 @@ function printTable(results: ModeResult[], memory: Record<string, unknown>): voi
       r.lagP99Ms === null ? '–' : `${r.lagP99Ms} ms`,
       String(r.errors),
       describeCpu(r.cpuUsPerEvent),
+      r.lockWait ? `${Math.round(r.lockWait.share * 100)} %` : '–',
       r.exact ? 'yes' : `NO (${r.detail})`,
     ]),
   ];

@@ -90,8 +90,9 @@ export type StoreKind = 'sqlite' | 'postgres';
  * The read side of the store; what an API replica needs.
  *
  * Tailing: a reader that pages through `listEvents({ after })` with the highest `seq` it has seen
- * never misses an event, whatever number of writers commit at once: a row only becomes visible
- * after every row with a lower `seq` (see docs/postgres.md, "Tailing").
+ * never misses an event, whatever number of writers commit at once: a row is only served once
+ * every row with a lower `seq` is (see docs/postgres.md, "Tailing"). Seqs only grow; on PostgreSQL
+ * they may have gaps.
  */
 export interface EventStoreReader {
   readonly kind: StoreKind;
@@ -101,6 +102,8 @@ export interface EventStoreReader {
   /** As `listEvents`, each event already written as JSON by the database (the payload spliced in as stored). */
   listEventsAsJson(query: ListQuery): Promise<EventJsonRow[]>;
   readCounters(): Promise<StoreCounters>;
+  /** The highest `seq` readers are served now (0 for an empty store): where a new tail starts. */
+  readHead(): Promise<number>;
   listTopics(): Promise<string[]>;
   /** Topics with their event count and last seq, sorted by name in byte order (UTF-8). */
   listTopicStats(query: TopicStatsQuery): Promise<TopicStats[]>;
@@ -121,6 +124,21 @@ export interface EventStoreWriter extends EventStoreReader {
   applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]>;
   /** Forgets applied-job records older than `cutoffMs`; returns how many were removed. */
   pruneAppliedJobs(cutoffMs: number): Promise<number>;
+  /**
+   * Moves the visible head (the highest `seq` readers are served) over rows whose writers have all
+   * ended, by one step. Never waits for another writer. SQLite's rows are visible in seq order as
+   * they commit, so its head is simply the highest seq. Workers call it after each commit and on a
+   * timer, and announce the head to the API's streams when it moved.
+   */
+  advanceHead(): Promise<HeadStep>;
+}
+
+/** Where the visible head stands after `advanceHead`. */
+export interface HeadStep {
+  /** The highest seq readers are served: every row up to it is visible, and no other will be. */
+  head: number;
+  /** False when rows drawn so far are still above the head: step again a little later. */
+  settled: boolean;
 }
 
 /** `applyBatches` of one job. */

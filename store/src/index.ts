@@ -5,6 +5,7 @@ export {
   type EventJsonRow,
   type EventStoreReader,
   type EventStoreWriter,
+  type HeadStep,
   type ListQuery,
   type StoreCounters,
   type StoredEventRow,
@@ -20,4 +21,5 @@ export {
   type StoreConfig,
   storeKind,
 } from './openStore.js';
+export { POSTGRES_MIGRATIONS } from './postgres/migrationList.js';
 export { isSchemaVersionError, SchemaVersionError } from './schemaVersion.js';

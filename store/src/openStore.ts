@@ -1,4 +1,4 @@
-import type { Config } from '@aggregator/common';
+import type { Config, Failpoints } from '@aggregator/common';
 import type { EventStoreReader, EventStoreWriter, StoreKind } from './eventStore.js';
 import { postgresLocation } from './location.js';
 
@@ -11,6 +11,8 @@ export type StoreConfig = Pick<
 export interface OpenStoreOptions {
   /** PostgreSQL: an idle pooled connection failed (the pool replaces it); for the log. */
   onConnectionError?: (error: Error) => void;
+  /** Test-only crash and freeze points (`store.before-commit`); none by default. */
+  failpoints?: Failpoints;
 }
 
 /** `postgres` when DATABASE_URL is set (the configuration accepts only postgres:// URLs), else `sqlite`. */

@@ -25,13 +25,19 @@ export interface TestStore {
    * (every stack has a temp file of its own), `DATABASE_URL` of a new database for PostgreSQL.
    */
   withEnv<T>(fn: (env: Record<string, string>) => Promise<T>): Promise<T>;
+  /**
+   * Workers for a test about several writers: 4 on PostgreSQL, whose writers run in parallel and
+   * must keep tailing and counting exact with that many; 2 on SQLite, whose one file has one writer
+   * at a time whatever their number.
+   */
+  writers: number;
 }
 
 /** Every stack needs Redis besides its store. */
 const requireRedis = requireTool(REDIS_SERVER);
 
 export const STORES: readonly TestStore[] = [
-  { name: 'SQLite', require: (context) => requireRedis.call(context), withEnv: (fn) => fn({}) },
+  { name: 'SQLite', require: (context) => requireRedis.call(context), withEnv: (fn) => fn({}), writers: 2 },
   {
     name: 'PostgreSQL',
     require: (context) => {
@@ -39,6 +45,7 @@ export const STORES: readonly TestStore[] = [
       requirePostgres(context);
     },
     withEnv: (fn) => withTestDatabase((url) => fn({ DATABASE_URL: url })),
+    writers: 4,
   },
 ];
 

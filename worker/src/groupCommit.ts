@@ -10,8 +10,7 @@ interface Pending extends BatchToApply {
  * Group commit: the jobs a worker runs at once (`WORKER_CONCURRENCY`) that reach the store in the
  * same turn of the event loop, or while the previous group is still committing, are applied in
  * one transaction, so they share one disk sync (with SQLite's `synchronous = FULL` or PostgreSQL's
- * commit, the sync dominates the cost of a small job) and, on PostgreSQL, one turn of the lock
- * that orders writers.
+ * commit, the sync dominates the cost of a small job) and, on SQLite, one turn of the write lock.
  *
  * Each job's effect is still all or nothing and recorded as applied in that transaction. When the
  * shared transaction fails on a transient store error (busy, connection lost, serialization
@@ -24,8 +23,9 @@ export class GroupCommitter {
   #committing = false;
 
   /**
-   * @param onCommitted - called after each transaction that stored new events, with the highest
-   *   `seq` it committed (seq is gapless: the `unique_processed` counter after the commit)
+   * @param onCommitted - called after each transaction that stored new events, with the
+   *   `unique_processed` counter after the commit (on SQLite the highest seq; the worker only
+   *   takes it as the cue to step the visible head, which says what readers may see)
    */
   constructor(
     private readonly store: EventStoreWriter,

@@ -20,6 +20,7 @@ import { createWorker } from './createWorker.js';
 import { FastPath } from './fastPath.js';
 import { readFastPathGeometry } from './fastPathBudget.js';
 import { GroupCommitter } from './groupCommit.js';
+import { HeadTicker } from './headTicker.js';
 import { startHeartbeat } from './heartbeat.js';
 import { startMaintenance } from './maintenance.js';
 import { openStoreWithRetry } from './openStoreWithRetry.js';
@@ -55,7 +56,10 @@ async function main(): Promise<void> {
   resources.add('heartbeat', startHeartbeat(redis, keys, config.REPLICA_ID, logger), (stop) => stop());
 
   // One BullMQ worker per partition consumed, sharing the store and its group commit.
-  const committer = new GroupCommitter(store, commitAnnouncer(redis, keys, logger));
+  // Each commit prompts a step of the visible head, which announces itself when it moves.
+  const headTicker = new HeadTicker(store, commitAnnouncer(redis, keys, logger), logger);
+  resources.add('visible head', headTicker, (t) => t.stop());
+  const committer = new GroupCommitter(store, () => headTicker.poke());
   const failpoints = parseFailpoints(config.AGGREGATOR_FAILPOINTS);
   const queues = consumedQueues(config, keys);
   const geometry = await readFastPathGeometry(redis, config, logger);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Config, coerceError, isTransientFailure, type Logger } from '@aggregator/common';
+import { type Config, coerceError, isTransientFailure, type Logger, parseFailpoints } from '@aggregator/common';
 import { describeStore, type EventStoreWriter, openStoreWriter, storeKind } from '@aggregator/store';
 
 const MAX_DELAY_MS = 10_000;
@@ -16,7 +16,10 @@ export async function openStoreWithRetry(config: Config, logger: Logger): Promis
     logger.warn({ err: error.message }, 'an idle store connection failed; the pool replaces it');
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openStoreWriter(config, { onConnectionError });
+      return await openStoreWriter(config, {
+        onConnectionError,
+        failpoints: parseFailpoints(config.AGGREGATOR_FAILPOINTS),
+      });
     } catch (thrown: unknown) {
       const error = coerceError(thrown);
       if (storeKind(config) === 'sqlite' || !isTransientFailure(error)) throw error;

@@ -43,6 +43,8 @@ export interface Ceilings {
   /** `cpuUsPerEvent` is this process's; `serverCpuUsPerEvent` the PostgreSQL server's (0 for SQLite). */
   store: {
     kind: 'sqlite' | 'postgres';
+    /** Concurrent writers (1 unless `--writers`). */
+    writers: number;
     events: number;
     rows: number;
     eventsPerSecond: number;
@@ -182,8 +184,16 @@ function sqliteCeiling(options: CeilingOptions, chunks: readonly Event[][]): Cei
   }
 }
 
-/** The store's writer alone, one transaction per chunk (a store of its own: the same pairs are new to it). */
-async function storeCeiling(options: CeilingOptions, chunks: readonly Event[][]): Promise<Ceilings['store']> {
+/**
+ * The store's writer alone, one transaction per chunk (a store of its own: the same pairs are new
+ * to it); with `writers` > 1, that many writers (each its own connection pool, as workers are) take
+ * the chunks in turn from one list, at once.
+ */
+async function storeCeiling(
+  options: CeilingOptions,
+  chunks: readonly Event[][],
+  writers = 1,
+): Promise<Ceilings['store']> {
   const postgres = options.postgres;
   const path = join(options.dir, 'ceiling-store.db');
   const database = `ceiling_store_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
@@ -191,15 +201,27 @@ async function storeCeiling(options: CeilingOptions, chunks: readonly Event[][])
     ? loadConfig({ DATABASE_URL: await createDatabase(postgres.adminUrl, database) })
     : loadConfig({ SQLITE_PATH: path });
   try {
-    const store = await openStoreWriter(config);
+    const stores = [await openStoreWriter(config)];
     try {
+      while (stores.length < writers) stores.push(await openStoreWriter(config));
       const cpu = { node: selfCpuSeconds(), server: treeCpuSeconds(postgres?.serverPid) };
       const started = performance.now();
       let rows = 0;
-      for (const events of chunks) rows += (await applyBatch(store, randomUUID(), events)).inserted;
+      let next = 0;
+      await Promise.all(
+        stores.map(async (store) => {
+          while (next < chunks.length) {
+            const events = chunks[next++] as Event[];
+            // Not `rows += await …`: that reads `rows` before the await, losing another writer's count.
+            const { inserted } = await applyBatch(store, randomUUID(), events);
+            rows += inserted;
+          }
+        }),
+      );
       const seconds = (performance.now() - started) / 1000;
       return {
         kind: postgres ? 'postgres' : 'sqlite',
+        writers,
         events: options.events,
         rows,
         eventsPerSecond: Math.round(options.events / seconds),
@@ -208,12 +230,30 @@ async function storeCeiling(options: CeilingOptions, chunks: readonly Event[][])
         serverCpuUsPerEvent: us(treeCpuSeconds(postgres?.serverPid) - cpu.server, options.events),
       };
     } finally {
-      await store.close();
+      await Promise.all(stores.map((store) => store.close()));
     }
   } finally {
     if (postgres) await dropDatabase(postgres.adminUrl, database);
     else removeDatabase(path);
   }
+}
+
+/**
+ * `--modes ceiling --writers 1,2,4`: the store alone with each number of concurrent writers,
+ * `rounds` times, every number once per round (so each round compares them at one moment of the
+ * machine); the same events each time, into a fresh store.
+ */
+export async function measureStoreScaling(
+  options: CeilingOptions,
+  writers: readonly number[],
+  rounds: number,
+): Promise<Array<Ceilings['store'] & { round: number }>> {
+  const chunks = eventChunks(options);
+  const results: Array<Ceilings['store'] & { round: number }> = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const n of writers) results.push({ ...(await storeCeiling(options, chunks, n)), round });
+  }
+  return results;
 }
 
 async function redisCeiling(options: CeilingOptions): Promise<Ceilings['redis']> {

@@ -65,9 +65,9 @@ export async function storedLagMs(
   return { p50: percentile(lags, 50), p99: percentile(lags, 99), count: lags.length };
 }
 
-/** The highest seq stored: seq counts from 1 without gaps in both stores, so the number of events. */
+/** The highest seq readers are served (PostgreSQL's seqs may have gaps: not the number of events). */
 export function maxSeq(store: EventStoreReader): Promise<number> {
-  return store.countEvents();
+  return store.readHead();
 }
 
 /** `/proc/<pid>/stat`'s fields from the state on (field 3), or undefined when the process is gone. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventStoreReader } from '@aggregator/store';
 import type { LocalStack } from '../stack/localStack.js';
 import { createEventFactory, type IdStyle } from './eventFactory.js';
+import { type LockWaitShare, startLockWaitSampler } from './lockWaitSampler.js';
 import { type CpuSample, maxSeq, sampleCpu, storedLagMs } from './measure.js';
 import type { RedisNodeCpu, RedisNodes } from './redisNodes.js';
 import { runLoad } from './runLoad.js';
@@ -32,6 +33,11 @@ export interface ModeResult {
   cpuUsPerEvent: CpuSample & { total: number };
   /** Each redis-server's share of `cpuUsPerEvent.redis`. */
   redisNodes: RedisNodeCpu[];
+  /**
+   * PostgreSQL: the share of the writers' transaction time spent waiting on a lock
+   * (`pg_stat_activity.wait_event_type = 'Lock'`), sampled while the mode ran.
+   */
+  lockWait?: LockWaitShare;
   /** Stream mode: what the streams received, and the API's CPU per delivered event. */
   streams?: StreamLoadResult & { apiCpuUsPerDelivered: number };
 }
@@ -97,6 +103,7 @@ export async function runMode(
   // From here to the end of settle(): settle's /stats polls (every 10 ms) count too, about 1 % of
   // a core in the API and the generator.
   const streams = opts.streams ? await openBenchStreams(url, opts.streams, seqBefore) : undefined;
+  const sampler = stack.postgres && (await startLockWaitSampler(stack.postgres.url));
   const cpuBefore = sampleCpu(pids);
   const redisBefore = await redisNodes.sampleCpu();
   const started = performance.now();
@@ -112,6 +119,7 @@ export async function runMode(
   const sent = factory.generated;
   const after = await settle(url, before.received + sent, Math.max(300_000, sent));
   const seconds = (performance.now() - started) / 1000;
+  const lockWait = await sampler?.stop();
   await streams?.waitFor(after.unique_processed - before.unique_processed, 60_000);
   const cpuAfter = sampleCpu(pids);
   const redisAfter = await redisNodes.sampleCpu();
@@ -151,6 +159,7 @@ export async function runMode(
     exact: exact && (streamed?.exact ?? true),
     cpuUsPerEvent: { ...cpu, total: cpu.load + cpu.api + cpu.worker + cpu.redis + cpu.store },
     redisNodes: nodes,
+    lockWait,
     streams: streamed && {
       ...streamed,
       apiCpuUsPerDelivered: Math.round(((cpuAfter.api - cpuBefore.api) * 1e6) / streamed.delivered),

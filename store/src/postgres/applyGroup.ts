@@ -1,10 +1,10 @@
-import type { Event, StoreCounters } from '@aggregator/common';
+import type { Event } from '@aggregator/common';
 import type { ApplyOutcome, BatchToApply } from '../eventStore.js';
 import type { Queryable } from './pool.js';
-import { FIND_APPLIED_JOBS } from './sql/appliedJobs.js';
-import { LOCK_COUNTERS } from './sql/counters.js';
+import { BEGIN_GROUP } from './sql/appliedJobs.js';
+import { COUNTER_SLOTS } from './sql/schema.js';
 import { FIND_STORED_PAIRS } from './sql/storedPairs.js';
-import { WRITE_GROUP } from './sql/writeGroup.js';
+import { INSERT_EVENTS, WRITE_TOTALS } from './sql/writeGroup.js';
 
 /** Pairs as topic → event ids; no string joining, so no two pairs can collide. */
 class PairSet {
@@ -24,22 +24,20 @@ class PairSet {
   }
 }
 
-/** Column arrays of the rows to insert, as WRITE_GROUP takes them. */
+/** Column arrays of the rows to insert, as INSERT_EVENTS takes them. */
 class NewRows {
   readonly topics: string[] = [];
   readonly eventIds: string[] = [];
   readonly timestamps: string[] = [];
   readonly sources: string[] = [];
   readonly payloads: string[] = [];
-  readonly seqs: number[] = [];
 
-  push(e: Event, seq: number): void {
+  push(e: Event): void {
     this.topics.push(e.topic);
     this.eventIds.push(e.event_id);
     this.timestamps.push(e.timestamp);
     this.sources.push(e.source);
     this.payloads.push(JSON.stringify(e.payload));
-    this.seqs.push(seq);
   }
 }
 
@@ -60,33 +58,39 @@ function planSkips(batches: readonly BatchToApply[], appliedBefore: ReadonlySet<
   });
 }
 
+/** What `applyGroup` did: each job's outcome, its counters still to be filled in by the caller. */
+export interface GroupOutcome {
+  outcomes: Array<Omit<ApplyOutcome, 'counters'>>;
+  /** The highest seq this group drew (0 when it inserted nothing). */
+  lastSeq: number;
+}
+
 /**
  * Applies a group of jobs inside the caller's transaction, with the same effect as the SQLite
- * adapter's one-by-one inserts, in five statements whatever the group's size:
+ * adapter's one-by-one inserts, in four statements whatever the group's size, and without waiting
+ * for any other writer except one racing for the same pair, topic or job:
  *
- * 1. lock the counters row (`FOR UPDATE`): from here to the commit no other writer runs, so
- *    what the next two reads find cannot change under us, and seq can be assigned in order;
- * 2. which of the group's jobs, and of the jobs that claimed its pairs, are applied already;
- * 3. which of the remaining pairs are stored already;
- * 4. (here, in memory) each job in order: its duplicates, its new rows with the next seqs;
- * 5. write rows, counters, topic counts and the applied-job records in one statement.
- *
- * Each read happens in a statement that starts after the lock was granted, so under READ
- * COMMITTED it sees every row of the writer that held the lock before.
+ * 1. which of the group's jobs, and of the jobs that claimed its pairs, are applied already (and
+ *    the transaction's xid, taken before any seq is drawn: see sql/visibleHead.ts);
+ * 2. which of the remaining pairs are stored already (committed);
+ * 3. (here, in memory) each job in order: the pairs it is first to bring;
+ * 4. insert them (seqs drawn from the sequence), learning which rows went in: a pair that another
+ *    writer committed since step 2 is not inserted;
+ * 5. (in memory) each job's inserted and duplicate events, from what step 4 returned;
+ * 6. add the totals to a counter slot drawn at random, count the topics' new events, record the
+ *    jobs applied: the only row locks two writers can share, held from here to the commit.
  */
-export async function applyGroup(db: Queryable, batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
+export async function applyGroup(db: Queryable, batches: readonly BatchToApply[]): Promise<GroupOutcome> {
   const now = Date.now();
   const processedAt = new Date(now).toISOString();
-  const locked = (await db.query<StoreCounters>(LOCK_COUNTERS)).rows[0];
-  if (!locked) throw new Error('the store has no counters row; was it created by a worker?');
 
   const asked = new Set<string>();
   for (const { jobId, claimedBy } of batches) {
     asked.add(jobId);
     for (const holder of claimedBy ?? []) if (holder) asked.add(holder);
   }
-  const { rows: appliedRows } = await db.query<{ job_id: string }>(FIND_APPLIED_JOBS, [[...asked]]);
-  const skips = planSkips(batches, new Set(appliedRows.map((r) => r.job_id)));
+  const { rows: begun } = await db.query<{ applied: string[] }>(BEGIN_GROUP, [[...asked]]);
+  const skips = planSkips(batches, new Set(begun[0]?.applied ?? []));
 
   const candidates = { topics: [] as string[], eventIds: [] as string[] };
   for (const [b, batch] of batches.entries()) {
@@ -107,48 +111,69 @@ export async function applyGroup(db: Queryable, batches: readonly BatchToApply[]
     for (const r of rows) stored.add(r.topic, r.event_id);
   }
 
-  const counters: StoreCounters = { ...locked };
+  // Each job's candidate rows: the pairs no earlier job of the group brings and none stored.
   const rows = new NewRows();
-  const topicCounts = new Map<string, number>();
-  const firstJobs: string[] = [];
-  const outcomes = batches.map(({ jobId, events }, b): ApplyOutcome => {
+  const brought = batches.map(({ events }, b): Event[] => {
     const skip = skips[b];
-    if (!skip) return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: { ...counters } };
-    firstJobs.push(jobId);
-    const topics = new Set<string>();
-    let inserted = 0;
+    if (!skip) return [];
+    const mine: Event[] = [];
     for (const [i, e] of events.entries()) {
       if (skip[i] || stored.has(e.topic, e.event_id)) continue;
       stored.add(e.topic, e.event_id);
-      inserted++;
-      rows.push(e, counters.unique_processed + inserted);
-      topics.add(e.topic);
-      topicCounts.set(e.topic, (topicCounts.get(e.topic) ?? 0) + 1);
+      rows.push(e);
+      mine.push(e);
     }
-    const duplicates = events.length - inserted;
-    counters.received += events.length;
-    counters.unique_processed += inserted;
-    counters.duplicate_dropped += duplicates;
-    return { firstApplication: true, inserted, duplicates, topics: [...topics], counters: { ...counters } };
+    return mine;
   });
-
-  if (firstJobs.length > 0) {
-    await db.query(WRITE_GROUP, [
+  const inserted = new PairSet();
+  let lastSeq = 0;
+  if (rows.topics.length > 0) {
+    const { rows: returned } = await db.query<{ topic: string; event_id: string; seq: number }>(INSERT_EVENTS, [
       rows.topics,
       rows.eventIds,
       rows.timestamps,
       rows.sources,
       rows.payloads,
-      rows.seqs,
-      rows.seqs.map(() => processedAt),
-      counters.received - locked.received,
-      counters.unique_processed - locked.unique_processed,
-      counters.duplicate_dropped - locked.duplicate_dropped,
-      [...topicCounts.keys()],
-      [...topicCounts.values()],
+      rows.topics.map(() => processedAt),
+    ]);
+    for (const r of returned) {
+      inserted.add(r.topic, r.event_id);
+      lastSeq = Math.max(lastSeq, r.seq);
+    }
+  }
+
+  const totals = { received: 0, unique_processed: 0, duplicate_dropped: 0 };
+  const topicCounts = new Map<string, number>();
+  const firstJobs: string[] = [];
+  const outcomes = batches.map(({ jobId, events }, b): GroupOutcome['outcomes'][number] => {
+    if (!skips[b]) return { firstApplication: false, inserted: 0, duplicates: 0, topics: [] };
+    firstJobs.push(jobId);
+    const topics = new Set<string>();
+    let count = 0;
+    for (const e of brought[b] ?? []) {
+      if (!inserted.has(e.topic, e.event_id)) continue;
+      count++;
+      topics.add(e.topic);
+      topicCounts.set(e.topic, (topicCounts.get(e.topic) ?? 0) + 1);
+    }
+    totals.received += events.length;
+    totals.unique_processed += count;
+    totals.duplicate_dropped += events.length - count;
+    return { firstApplication: true, inserted: count, duplicates: events.length - count, topics: [...topics] };
+  });
+
+  if (firstJobs.length > 0) {
+    const topics = [...topicCounts.keys()].sort();
+    await db.query(WRITE_TOTALS, [
+      Math.floor(Math.random() * COUNTER_SLOTS),
+      totals.received,
+      totals.unique_processed,
+      totals.duplicate_dropped,
+      topics,
+      topics.map((t) => topicCounts.get(t)),
       firstJobs,
       firstJobs.map(() => now),
     ]);
   }
-  return outcomes;
+  return { outcomes, lastSeq };
 }

@@ -1,3 +1,4 @@
+import type { Failpoints } from '@aggregator/common';
 import pg from 'pg';
 
 export interface PostgresOptions {
@@ -10,6 +11,8 @@ export interface PostgresOptions {
    * The pool drops it and opens another on the next query; the application only logs it.
    */
   onConnectionError?: (error: Error) => void;
+  /** Test-only: `store.before-commit` is hit inside each group commit (failpoints.ts). */
+  failpoints?: Failpoints;
 }
 
 const INT8_OID = 20;
@@ -24,11 +27,12 @@ const types = {
 /**
  * A connection pool on `options.url`. Nothing may wait for ever: connecting times out after 5 s;
  * on the server, waiting for a lock after 5 s (`lock_timeout`, SQLSTATE 55P03), a statement after
- * 30 s (57014) and a transaction left idle after 30 s; and TCP keep-alives find a peer that
- * vanished. Every writer takes the one counters row's lock (seq order, docs/postgres.md), so a
- * writer whose host froze mid-transaction would otherwise stall every worker until TCP gave up,
- * with their BullMQ locks still renewed and no job ever taken over. Each of these errors is
- * transient: the job is retried with backoff.
+ * 30 s (57014) and a transaction left idle after 5 s; and TCP keep-alives find a peer that
+ * vanished. Writers run in parallel, but a writer whose host froze mid-transaction still holds its
+ * xid, and with it the visible head (readers see nothing newer), and the row locks of its last
+ * statement (a topic's count, racing pairs): the server ends it after 5 s idle. No writer of ours
+ * is idle inside a transaction for more than the time to build its next statement. Each of these
+ * errors is transient: the job is retried with backoff.
  */
 export function createPool(options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -37,7 +41,7 @@ export function createPool(options: PostgresOptions): pg.Pool {
     connectionTimeoutMillis: 5000,
     lock_timeout: 5000,
     statement_timeout: 30_000,
-    idle_in_transaction_session_timeout: 30_000,
+    idle_in_transaction_session_timeout: 5000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     types,

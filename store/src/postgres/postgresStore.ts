@@ -1,4 +1,4 @@
-import type { TopicPattern } from '@aggregator/common';
+import type { Failpoints, TopicPattern } from '@aggregator/common';
 import type pg from 'pg';
 import type {
   ApplyOutcome,
@@ -6,6 +6,7 @@ import type {
   EventJsonRow,
   EventStoreReader,
   EventStoreWriter,
+  HeadStep,
   ListQuery,
   StoreCounters,
   StoredEventRow,
@@ -22,6 +23,7 @@ import {
   type TopicCount,
   type TopicRead,
 } from '../topicSelection.js';
+import { stepHead } from './advanceHead.js';
 import { applyGroup } from './applyGroup.js';
 import { migrate, readSchemaVersion } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrationList.js';
@@ -47,6 +49,7 @@ import {
   LIST_TOPICS_IN_RANGE_AT_HEAD,
   TOPIC_STATS,
 } from './sql/topics.js';
+import { READ_VISIBLE_HEAD } from './sql/visibleHead.js';
 
 export type { PostgresOptions };
 
@@ -144,6 +147,11 @@ class PostgresReader implements EventStoreReader {
     return row;
   }
 
+  async readHead(): Promise<number> {
+    const { rows } = await this.pool.query<{ head: number }>({ name: 'read_visible_head', text: READ_VISIBLE_HEAD });
+    return rows[0]?.head ?? 0;
+  }
+
   async listTopics(): Promise<string[]> {
     const { rows } = await this.pool.query<{ topic: string }>(LIST_TOPICS);
     return rows.map((r) => r.topic);
@@ -184,9 +192,39 @@ async function readTopics(client: Queryable, { bounds, limit }: TopicRead): Prom
   return rows;
 }
 
+/** Steps of the visible head a group commit takes itself, so a lone writer reads its own writes. */
+const INLINE_HEAD_STEPS = 2;
+
 class PostgresWriter extends PostgresReader implements EventStoreWriter {
-  applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
-    return inTransaction(this.pool, (client) => applyGroup(client, batches));
+  constructor(
+    pool: pg.Pool,
+    location: string,
+    private readonly failpoints: Failpoints | undefined,
+  ) {
+    super(pool, location);
+  }
+
+  /**
+   * Writers run in parallel (applyGroup.ts). After the commit: a step or two of the visible head,
+   * enough for a writer alone to see its rows at once (with others running, the worker's steps
+   * after each commit and on a timer finish the job), then the counters, read after the commit so
+   * that the last writer to commit reports the exact totals (Redis keeps the largest it is told).
+   */
+  async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
+    const { outcomes, lastSeq } = await inTransaction(this.pool, async (client) => {
+      const group = await applyGroup(client, batches);
+      this.failpoints?.hit('store.before-commit');
+      return group;
+    });
+    for (let i = 0; i < INLINE_HEAD_STEPS && lastSeq > 0; i++) {
+      if ((await stepHead(this.pool)).head >= lastSeq) break;
+    }
+    const counters = await this.readCounters();
+    return outcomes.map((o) => ({ ...o, counters }));
+  }
+
+  advanceHead(): Promise<HeadStep> {
+    return stepHead(this.pool);
   }
 
   async pruneAppliedJobs(cutoffMs: number): Promise<number> {
@@ -215,7 +253,7 @@ export async function openPostgresWriter(options: PostgresOptions): Promise<Even
   const pool = createPool(options);
   return closingOnFailure(pool, async () => {
     await migrate(pool);
-    return new PostgresWriter(pool, postgresLocation(options.url));
+    return new PostgresWriter(pool, postgresLocation(options.url), options.failpoints);
   });
 }
 

@@ -9,6 +9,7 @@ import type {
   EventJsonRow,
   EventStoreReader,
   EventStoreWriter,
+  HeadStep,
   ListQuery,
   StoreCounters,
   StoredEventRow,
@@ -163,6 +164,11 @@ class SqliteReader implements EventStoreReader {
     return row;
   }
 
+  /** Rows commit in seq order under the write lock, gapless: the head is the number of events. */
+  async readHead(): Promise<number> {
+    return this.readCountersNow().unique_processed;
+  }
+
   async listTopics(): Promise<string[]> {
     return this.reads.topics.all() as unknown as string[];
   }
@@ -178,6 +184,11 @@ class SqliteReader implements EventStoreReader {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+/** A job to apply, with each event's payload already as the JSON text the row stores. */
+interface PreparedBatch extends BatchToApply {
+  payloads: readonly string[];
 }
 
 class SqliteWriter extends SqliteReader implements EventStoreWriter {
@@ -197,16 +208,19 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     this.#addCounters = db.prepare(ADD_COUNTERS);
     this.#addTopic = db.prepare(ADD_TOPIC_COUNT);
     this.#prune = db.prepare(PRUNE_APPLIED_JOBS);
-    this.#applyMany = db.transaction((batches: readonly BatchToApply[]) =>
-      batches.map((b) => this.#applyInTransaction(b.jobId, b.events, b.claimedBy)),
+    this.#applyMany = db.transaction((batches: readonly PreparedBatch[]) =>
+      batches.map((b) => this.#applyInTransaction(b)),
     );
   }
 
   async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
+    // A short turn: what does not depend on the store (the payloads' JSON text, the bulk of the
+    // parameters' encoding) is done before the lock, which other workers wait for.
+    const prepared = batches.map((b) => ({ ...b, payloads: b.events.map((e) => JSON.stringify(e.payload)) }));
     // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading read locks.
     // Holding it from the first row to the commit is also what makes seq safe to tail: seq is
     // `unique_processed + 1`, assigned under the lock, so rows become visible in seq order.
-    return this.#applyMany.immediate(batches);
+    return this.#applyMany.immediate(prepared);
   }
 
   /**
@@ -228,7 +242,7 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
     };
   }
 
-  #applyInTransaction(jobId: string, events: readonly Event[], claimedBy?: readonly string[]): ApplyOutcome {
+  #applyInTransaction({ jobId, events, claimedBy, payloads }: PreparedBatch): ApplyOutcome {
     const now = Date.now();
     if (this.#markApplied.run(jobId, now).changes === 0) {
       return { firstApplication: false, inserted: 0, duplicates: 0, topics: [], counters: this.readCountersNow() };
@@ -246,7 +260,7 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
         e.event_id,
         e.timestamp,
         e.source,
-        JSON.stringify(e.payload),
+        payloads[i] as string,
         seq + 1,
         processedAt,
       );
@@ -275,6 +289,11 @@ class SqliteWriter extends SqliteReader implements EventStoreWriter {
 
   async pruneAppliedJobs(cutoffMs: number): Promise<number> {
     return this.#prune.run(cutoffMs).changes;
+  }
+
+  /** Nothing to move (readHead): always settled. */
+  async advanceHead(): Promise<HeadStep> {
+    return { head: await this.readHead(), settled: true };
   }
 }
 

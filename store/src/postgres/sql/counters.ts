@@ -1,10 +1,4 @@
 const COLUMNS = 'received, unique_processed, duplicate_dropped, store_id, created_at';
 
-/** Output: the one counters row. */
+/** Output: the counters: the base row plus every slot's deltas (the `counters` view, schema.ts). */
 export const READ_COUNTERS = `SELECT ${COLUMNS} FROM counters WHERE id = 1`;
-
-/**
- * Output: the one counters row, locked until the transaction ends. Every group commit takes this
- * lock first: writers are serialised from here to their commit (see schema.ts).
- */
-export const LOCK_COUNTERS = `SELECT ${COLUMNS} FROM counters WHERE id = 1 FOR UPDATE`;

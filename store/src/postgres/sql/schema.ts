@@ -6,9 +6,8 @@
  *   drop duplicate ones and normalise numbers, and `GET /events` promises the payload unchanged.
  * - `PRIMARY KEY (topic, event_id)`, topic first and no foreign keys: the distribution column of a
  *   sharded engine (Citus, YugabyteDB) must lead every unique key (docs/postgres.md).
- * - counters is the single row every writer locks first (`FOR UPDATE`) and holds to its commit:
- *   that serialises seq assignment, so rows become visible in seq order and a reader tailing
- *   `after=` never skips one (docs/postgres.md, "Tailing").
+ * - counters is the single row every writer locked first (`FOR UPDATE`) and held to its commit,
+ *   which serialised seq assignment, until version 3 let writers run in parallel.
  */
 export const V1_CREATE_SCHEMA = `
 CREATE TABLE events (
@@ -45,9 +44,12 @@ CREATE TABLE applied_jobs (
 CREATE INDEX applied_jobs_by_time ON applied_jobs (applied_at);
 `;
 
-/** Inputs: $1 store_id (random), $2 created_at (epoch ms). Creates the counters row once. */
+/**
+ * Inputs: $1 store_id (random), $2 created_at (epoch ms). Creates the counters' base row once (run
+ * after every migration: the table is `counters_base` since version 3).
+ */
 export const INIT_COUNTERS = `
-INSERT INTO counters (id, received, unique_processed, duplicate_dropped, store_id, created_at)
+INSERT INTO counters_base (id, received, unique_processed, duplicate_dropped, store_id, created_at)
 VALUES (1, 0, 0, 0, $1, $2)
 ON CONFLICT (id) DO NOTHING`;
 
@@ -58,4 +60,54 @@ ON CONFLICT (id) DO NOTHING`;
  */
 export const V2_TOPICS_BY_NAME_BYTES = `
 CREATE INDEX topics_by_name_bytes ON topics (topic COLLATE "C");
+`;
+
+/** How many rows the counter deltas are spread over; a writer adds its group to one at random. */
+export const COUNTER_SLOTS = 64;
+
+/**
+ * Version 3: writers in parallel (docs/postgres.md, "Tailing"). Upgrades a store written by
+ * versions 1–2 in place, in metadata-only steps plus one pass over `events` to find its largest seq:
+ *
+ * - `events.seq` is drawn from the sequence `events_seq` at insert time, by writers in parallel.
+ *   Sequence numbers are not commit-ordered, so readers serve only rows up to `visible_head.head`:
+ *   a seq below which every writer has finished (see ../sql/visibleHead.ts). Seqs may have gaps
+ *   (a rolled-back group, two writers racing for the same pair); they are never reused.
+ * - The counters are `counters_base` (the totals up to this migration, and the store's identity)
+ *   plus the sum of 64 `counter_slots`, each writer adding its group to one slot drawn at random:
+ *   no row every writer waits for. `counters` becomes a view of that sum, so the previous build's
+ *   readers still read exact counters, and its writers, whose first statement locks `counters`
+ *   `FOR UPDATE`, fail (and are retried) instead of writing seqs the old way.
+ */
+export const V3_PARALLEL_WRITERS = `
+CREATE SEQUENCE events_seq AS bigint OWNED BY events.seq;
+SELECT setval('events_seq', greatest(coalesce((SELECT max(seq) FROM events), 0),
+  (SELECT unique_processed FROM counters WHERE id = 1), 1),
+  coalesce((SELECT max(seq) FROM events), 0) > 0 OR coalesce((SELECT unique_processed FROM counters WHERE id = 1), 0) > 0);
+ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');
+
+CREATE TABLE visible_head (
+  id          integer PRIMARY KEY CHECK (id = 1),
+  head        bigint  NOT NULL,
+  pending_seq bigint,
+  pending_xid xid8
+);
+INSERT INTO visible_head (id, head) VALUES (1, coalesce((SELECT max(seq) FROM events), 0));
+
+ALTER TABLE counters RENAME TO counters_base;
+CREATE TABLE counter_slots (
+  slot              smallint PRIMARY KEY,
+  received          bigint   NOT NULL DEFAULT 0,
+  unique_processed  bigint   NOT NULL DEFAULT 0,
+  duplicate_dropped bigint   NOT NULL DEFAULT 0
+);
+INSERT INTO counter_slots (slot) SELECT generate_series(0, ${COUNTER_SLOTS - 1});
+CREATE VIEW counters AS
+SELECT b.id, b.received + s.received AS received, b.unique_processed + s.unique_processed AS unique_processed,
+  b.duplicate_dropped + s.duplicate_dropped AS duplicate_dropped, b.store_id, b.created_at
+FROM counters_base b CROSS JOIN (
+  SELECT sum(received)::bigint AS received, sum(unique_processed)::bigint AS unique_processed,
+    sum(duplicate_dropped)::bigint AS duplicate_dropped
+  FROM counter_slots
+) s;
 `;

@@ -1,3 +1,5 @@
+import { HEAD } from './visibleHead.js';
+
 /** Output: `topic` of every topic, sorted (bytewise, as SQLite sorts). */
 export const LIST_TOPICS = 'SELECT topic FROM topics ORDER BY topic COLLATE "C"';
 
@@ -15,22 +17,25 @@ WHERE topic COLLATE "C" >= $1 AND topic COLLATE "C" > $2 AND topic COLLATE "C" <
 ORDER BY topic COLLATE "C" LIMIT $4`;
 
 /**
- * As LIST_TOPICS_IN_RANGE (no limit), each row also with `head`, the highest stored seq, read in
+ * As LIST_TOPICS_IN_RANGE (no limit), each row also with `head`, the visible head (./visibleHead.ts), read in
  * the same statement and so the same snapshot: every event up to `head` is of a topic listed (or
  * outside the range), and a topic created later holds only events above it. A pattern page reads
  * its topics with this, then their events up to `head`, in two statements and no transaction.
  * Inputs: $1 from, $2 after, $3 to. Output: `topic, events, head`.
  */
 export const LIST_TOPICS_IN_RANGE_AT_HEAD = `
-SELECT topic, unique_count AS events, (SELECT unique_processed FROM counters WHERE id = 1) AS head FROM topics
+SELECT topic, unique_count AS events, ${HEAD} AS head FROM topics
 WHERE topic COLLATE "C" >= $1 AND topic COLLATE "C" > $2 AND topic COLLATE "C" < $3
 ORDER BY topic COLLATE "C"`;
 
 /**
  * Inputs: $1 topics (text[]). Output: `topic, events, last_seq` of each, sorted bytewise: its count
  * from the topics table and its highest seq, one seek at the end of its `(topic, seq)` index range.
- * Both are written in the transaction that stores the events, so they agree with `GET /events`.
+ * Both are written in the transaction that stores the events; at rest (the visible head caught up)
+ * they agree with `GET /events`.
  */
 export const TOPIC_STATS = `
-SELECT topic, unique_count AS events, (SELECT max(seq) FROM events WHERE events.topic = topics.topic) AS last_seq
+SELECT topic, unique_count AS events, (
+  SELECT max(seq) FROM events WHERE events.topic = topics.topic AND seq <= ${HEAD}
+) AS last_seq
 FROM topics WHERE topic = ANY($1::text[]) ORDER BY topic COLLATE "C"`;
