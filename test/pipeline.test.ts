@@ -179,6 +179,24 @@ for (const store of STORES) {
         const failed = await waitForFailed(stack.stats);
         expect(failed).to.equal(1);
       }));
+
+    it('refuses, unretried and storing nothing, a job whose event has the shape but fails the event schema', () =>
+      withStackOn(store, {}, async (stack) => {
+        // What a cross-site "add job" on the queue UI once got stored: the worker checked the shape only.
+        const bad = { ...makeEvent(), event_id: '', timestamp: 'bogus' };
+        const job = await stack.queue.add(
+          'batch',
+          { events: [makeEvent(), bad], acceptedAt: Date.now() },
+          { attempts: 3 },
+        );
+        expect(await waitForFailed(stack.stats)).to.equal(1);
+        const failed = await stack.queue.getJob(job.id as string);
+        expect(failed?.attemptsMade, 'not retried').to.equal(1);
+        expect(failed?.failedReason).to.match(/event 1 event_id: must not be empty/);
+        const stats = await stack.stats();
+        expect(stats).to.include({ received: 0, unique_processed: 0 });
+        expect((await stack.request({ method: 'GET', url: '/events' })).json()).to.deep.equal([]);
+      }));
   });
 
   describe(`GET /events (${store.name})`, () => {
