@@ -1,34 +1,12 @@
 import type { Stats } from '@aggregator/api';
 import { expect } from 'chai';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { withBrowser } from './support/browser.js';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';
 import { CHROMIUM, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** Headless Chromium for the duration of `fn`; closed in `finally`. */
-async function withBrowser<T>(fn: (browser: Browser) => Promise<T>): Promise<T> {
-  const executablePath = CHROMIUM.find(process.env);
-  if (!executablePath) throw new Error(CHROMIUM.problem(process.env));
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-  try {
-    return await fn(browser);
-  } finally {
-    await browser.close();
-  }
-}
 
 /** The raw numbers the page shows (its `data-value` attributes). */
 async function shown(page: Page, ids: readonly string[]): Promise<Record<string, number>> {
