@@ -23,5 +23,5 @@ export {
   type RedisClusterOptions,
   startRedisCluster,
 } from './stack/redisCluster.js';
-export { type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
+export { type RedisAuth, type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
 export { API_NODE_FLAGS, ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './stack/services.js';
