@@ -23,7 +23,7 @@ function expected(stats: Stats): Record<string, number> {
     received: stats.received,
     unique_processed: stats.unique_processed,
     duplicate_dropped: stats.duplicate_dropped,
-    topics: stats.topics.length,
+    topics: stats.topic_count,
     workers: stats.workers,
     queue_waiting: stats.queue.waiting,
     queue_failed: stats.queue.failed,
@@ -118,6 +118,33 @@ describe('status page (GET /)', () => {
         tolerated.clear();
         await waitForPageToShow(page, await stack.settle(later.received));
 
+        expect(problems).to.deep.equal([]);
+      }),
+    );
+  });
+
+  it('lists the first 50 topics from /topics and counts the rest, never reading them all', async function () {
+    this.timeout(120_000);
+    await withProcessStack({}, async (stack) =>
+      withBrowser(async (browser) => {
+        const topics = Array.from({ length: 60 }, (_, i) => `t-${String(i).padStart(2, '0')}`);
+        expect((await stack.publish(topics.map((topic) => makeEvent({ topic })))).status).to.equal(200);
+        const settled = await stack.settle(topics.length);
+        const { page, problems } = await openPage(browser);
+        const requested: string[] = [];
+        page.on('request', (request) =>
+          requested.push(new URL(request.url()).pathname + new URL(request.url()).search),
+        );
+        await page.goto(`${stack.apiUrl}/`);
+        await waitForPageToShow(page, settled);
+        await waitUntil(async () => (await page.locator('[data-testid="topic_list"] li').count()) === 50, {
+          what: '50 topics listed',
+        });
+        expect(await page.locator('[data-testid="topic_list"] li').allTextContents()).to.deep.equal(
+          topics.slice(0, 50),
+        );
+        expect(await page.textContent('#topic_more')).to.equal('… and 10 more');
+        expect(requested).to.include('/topics?limit=50');
         expect(problems).to.deep.equal([]);
       }),
     );

@@ -13,7 +13,7 @@ export {
   sumCounts,
 } from './partitionQueues.js';
 export { QueueDepthGuard } from './queueDepthGuard.js';
-export { readStats, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
+export { readStats, STATS_TOPICS, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
 export { lazyStoreReader, type StoreProvider } from './storeProvider.js';
 export { StreamHub } from './streamHub.js';
 export { type StreamDeps, streamRoute } from './streamRoute.js';
