@@ -1,9 +1,11 @@
 export { type Publisher, QueuePublisher, withTimeout } from './batchPublisher.js';
 export { bearerAuth } from './bearerAuth.js';
+export { closeAfterReply, REFUSED_BODY_LINGER_MS } from './closeAfterReply.js';
 export { type CoalescingOptions, CoalescingPublisher } from './coalescingPublisher.js';
 export { subscribeToCommits } from './commitSubscriber.js';
 export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
+export { createHttpServer } from './httpServer.js';
 export { OpenStreams } from './openStreams.js';
 export {
   countPartitionJobs,

@@ -17,10 +17,10 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { QueuePublisher } from './batchPublisher.js';
-import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { subscribeToCommits } from './commitSubscriber.js';
 import { createApp } from './createApp.js';
+import { createHttpServer } from './httpServer.js';
 import { OpenStreams } from './openStreams.js';
 import { openPartitionQueues } from './partitionQueues.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
@@ -90,8 +90,8 @@ async function main(): Promise<void> {
     ),
   });
 
-  const server: Server = app.listen({ host: config.HOST, port: config.PORT });
-  server.on('clientError', clientErrorReply(logger));
+  const server: Server = createHttpServer(config, app.callback(), logger);
+  server.listen({ host: config.HOST, port: config.PORT });
   await once(server, 'listening');
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
   // Released before the server drains: streams never end on their own.
