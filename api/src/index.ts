@@ -6,7 +6,7 @@ export { subscribeToCommits } from './commitSubscriber.js';
 export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
 export { createHttpServer } from './httpServer.js';
-export { OpenStreams } from './openStreams.js';
+export { OpenStreams, openStreamsOf, type StreamLimits } from './openStreams.js';
 export {
   countPartitionJobs,
   openPartitionQueues,
@@ -17,5 +17,6 @@ export {
 export { QueueDepthGuard } from './queueDepthGuard.js';
 export { readStats, STATS_TOPICS, type Stats, WORKER_LIVENESS_MS } from './readStats.js';
 export { lazyStoreReader, type StoreProvider } from './storeProvider.js';
+export { StreamBudget } from './streamBudget.js';
 export { StreamHub } from './streamHub.js';
 export { type StreamDeps, streamRoute } from './streamRoute.js';

@@ -21,7 +21,7 @@ import { CoalescingPublisher } from './coalescingPublisher.js';
 import { subscribeToCommits } from './commitSubscriber.js';
 import { createApp } from './createApp.js';
 import { createHttpServer } from './httpServer.js';
-import { OpenStreams } from './openStreams.js';
+import { openStreamsOf } from './openStreams.js';
 import { openPartitionQueues } from './partitionQueues.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
 import { lazyStoreReader } from './storeProvider.js';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     subscribeToCommits(config, keys, logger, (seq) => hub.notify(seq)),
     quitRedis,
   );
-  const streams = new OpenStreams(config.MAX_STREAMS, metrics);
+  const streams = openStreamsOf(config, metrics);
 
   // Start serving even when Redis is down (requests get 503s), but give it a moment first.
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));

@@ -154,6 +154,17 @@ export const configSchema = z
     API_REPLICAS: int(1, 64).default(1),
     /** API: most `GET /events/stream` connections one replica holds; more get 503 `too_many_streams`. */
     MAX_STREAMS: int(0, 100_000).default(1000),
+    /**
+     * API: most `GET /events/stream` connections one client (its address, as the nearest proxy
+     * reports it) holds on one replica; more get 503 `too_many_streams`. 0: no limit.
+     */
+    MAX_STREAMS_PER_CLIENT: int(0, 100_000).default(32),
+    /**
+     * API: bytes all the streams of one replica may have waiting for their clients together. A
+     * stream whose backlog takes the sum past it is ended (`stream_fell_behind`), and new streams
+     * get 503 `too_many_streams` while it is spent; STREAM_BUFFER_BYTES bounds each stream alone.
+     */
+    STREAMS_BUFFER_BUDGET_BYTES: int(64 * 1024, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** API: interval of the heartbeat comment on every event stream (keep it under every proxy's idle timeout). */
     STREAM_HEARTBEAT_MS: int(100, 300_000).default(15_000),
     /**
