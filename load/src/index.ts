@@ -8,6 +8,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelay } from './publisher/
 export { liveChildren, ManagedChild } from './stack/childProcess.js';
 export { freePort } from './stack/freePort.js';
 export { exposureWarning, isLoopback, type ListenAddress, localUrl } from './stack/listenAddress.js';
+export { type LocalPostgres, startLocalPostgres } from './stack/localPostgres.js';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './stack/localStack.js';
 export {
   createDatabase,
