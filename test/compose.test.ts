@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { ERROR_CODES, loadConfig } from '@aggregator/common';
 import { API_NODE_FLAGS } from '@aggregator/load';
 import { expect } from 'chai';
+import { interpolate, readMergedCompose } from './support/composeMerge.js';
 import {
   type ComposeFile,
   type ComposeService,
@@ -13,6 +14,7 @@ import {
   environmentOf,
   type HaproxySection,
   mountsOf,
+  publishedAddressesOf,
   publishedPortsOf,
   readCompose,
   readDockerfile,
@@ -31,6 +33,36 @@ const compose: ComposeFile = readCompose();
 const stages: Stage[] = readDockerfile();
 const haproxy: HaproxySection[] = readHaproxyConfig();
 const defaults = loadConfig({});
+
+/** What an operator sets before `up` (the header of docker-compose.yml). */
+const SECRETS: Record<string, string> = {
+  API_TOKEN: 'publish-token-0123456789',
+  READ_TOKEN: 'read-token-0123456789ab',
+  REDIS_PASSWORD: 'redis-password-0123456789',
+  POSTGRES_PASSWORD: 'postgres-password-0123456789',
+};
+
+/** Every service of both compose files, as `-f docker-compose.yml -f docker-compose.postgres.yml` runs them. */
+const everyService = readMergedCompose('docker-compose.yml', 'docker-compose.postgres.yml').services;
+
+/** Bytes of a compose memory size (`512m`, `1g`, `1536m`, a number of bytes). */
+function composeBytes(value: string | number | undefined): number {
+  if (typeof value === 'number') return value;
+  const [, digits = '', unit = ''] = /^(\d+)([bkmg]?)$/i.exec(value ?? '') ?? [];
+  const scale: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return digits === '' ? Number.NaN : Number(digits) * (scale[unit.toLowerCase()] ?? Number.NaN);
+}
+
+/** The redis-server words that follow `--user` up to the next option: one ACL rule each. */
+function aclRules(words: string[]): string[][] {
+  const rules: string[][] = [];
+  words.forEach((word, i) => {
+    if (word !== '--user') return;
+    const end = words.findIndex((w, j) => j > i && w.startsWith('--'));
+    rules.push(words.slice(i + 1, end < 0 ? undefined : end));
+  });
+  return rules;
+}
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -81,8 +113,8 @@ describe('docker-compose.yml', () => {
       expect(service(name).container_name, `${name} container_name`).to.equal(undefined);
     }
     expect(publishedPortsOf(service('lb'))).to.deep.equal([8080]);
-    // Onto the port deploy/haproxy.cfg binds in the container.
-    expect(service('lb').ports).to.deep.equal(['8080:8080']);
+    // Onto the port deploy/haproxy.cfg binds in the container (on the host: see the security tests).
+    expect(service('lb').ports?.map((port) => interpolate(String(port), {}))).to.deep.equal(['127.0.0.1:8080:8080']);
     expect(directivesOf(section('frontend'), 'bind')).to.deep.equal(['bind :8080']);
   });
 
@@ -115,14 +147,15 @@ describe('docker-compose.yml', () => {
     expect(option('--save')).to.equal('');
     expect(redisBytes(option('--maxmemory') ?? '')).to.be.at.least(256 * 1024 ** 2);
     expect(option('--maxmemory-policy')).to.equal('noeviction');
-    expect([redis.healthcheck?.test ?? []].flat().join(' ')).to.include('redis-cli ping');
+    expect([redis.healthcheck?.test ?? []].flat().join(' ')).to.match(/\bredis-cli .*\bping\b/);
     const data = mountsOf(redis).find((m) => m.target === '/data');
     expect(compose.volumes ?? {}).to.have.property(data?.source ?? '');
   });
 
   it('points api and worker at the redis service, started once Redis is healthy', () => {
     for (const name of ['api', 'worker']) {
-      expect(environmentOf(service(name)).REDIS_URL, name).to.equal('redis://redis:6379');
+      const url = new URL(interpolate(environmentOf(service(name)).REDIS_URL ?? '', SECRETS));
+      expect(`${url.protocol}//${url.host}`, name).to.equal('redis://redis:6379');
       expect(dependenciesOf(service(name)).redis, name).to.equal('service_healthy');
     }
   });
@@ -199,6 +232,91 @@ describe('docker-compose.yml', () => {
       expect(command, text).to.include.members(['--rm', '--no-deps']);
     }
     for (const name of loadServices) expect(service(name).depends_on, `${name} depends_on`).to.equal(undefined);
+  });
+});
+
+describe('docker-compose.yml security (with docker-compose.postgres.yml)', () => {
+  it('runs every service without capabilities or a way to gain privileges, on a read-only root, with a memory limit', () => {
+    expect(Object.keys(everyService)).to.include.members([
+      'redis',
+      'api',
+      'worker',
+      'lb',
+      'postgres',
+      'publisher',
+      'k6',
+    ]);
+    for (const [name, s] of Object.entries(everyService)) {
+      expect(s.cap_drop, `${name} cap_drop`).to.deep.equal(['ALL']);
+      expect(s.security_opt, `${name} security_opt`).to.include('no-new-privileges:true');
+      expect(s.read_only, `${name} read_only`).to.equal(true);
+      const limit = composeBytes(s.mem_limit ?? s.deploy?.resources?.limits?.memory);
+      expect(limit, `${name} memory limit`).to.be.within(64 * 1024 ** 2, 8 * 1024 ** 3);
+      // The images' entrypoints chown and switch users as root, which needs the dropped
+      // capabilities: the ones that start as root run as their own user from the start.
+      if (s.image?.startsWith('redis:') || s.image?.startsWith('postgres:')) {
+        expect(s.user, `${name} user`).to.be.oneOf(['redis', 'postgres']);
+      }
+    }
+    // Redis's memory limit leaves room above its own bound.
+    const words = commandOf(service('redis'));
+    const maxmemory = redisBytes(words[words.indexOf('--maxmemory') + 1] ?? '');
+    expect(composeBytes(service('redis').mem_limit)).to.be.above(maxmemory);
+  });
+
+  it('binds the load balancer to this host unless LB_BIND_ADDRESS opens it, and publishes nothing else', () => {
+    for (const [name, s] of Object.entries(everyService)) {
+      for (const address of publishedAddressesOf(s)) {
+        expect(address, `${name}: a port without a host address is open on every interface`).to.not.equal('');
+        expect(interpolate(address, {}), `${name} by default`).to.equal('127.0.0.1');
+        expect(interpolate(address, { LB_BIND_ADDRESS: '0.0.0.0' }), `${name} opened`).to.equal('0.0.0.0');
+      }
+      if (name !== 'lb') expect(s.ports, `${name} ports`).to.equal(undefined);
+    }
+    expect(publishedAddressesOf(service('lb'))).to.have.length(1);
+  });
+
+  it('refuses to start the API without its tokens, and takes them from the environment', () => {
+    const env = environmentOf(service('api'));
+    for (const name of ['API_TOKEN', 'READ_TOKEN', 'REDIS_PASSWORD']) {
+      const { [name]: _, ...missing } = SECRETS;
+      expect(() => Object.values(env).map((v) => interpolate(v, missing)), `without ${name}`).to.throw(
+        new RegExp(`required variable ${name}`),
+      );
+    }
+    const config = loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, SECRETS)])));
+    expect(config).to.include({ API_TOKEN: SECRETS.API_TOKEN, READ_TOKEN: SECRETS.READ_TOKEN });
+    expect(config.ADMIN_TOKEN, 'the queue UI is off unless ADMIN_TOKEN is set').to.equal(undefined);
+    expect(
+      loadConfig({ ADMIN_TOKEN: interpolate(env.ADMIN_TOKEN ?? '', { ADMIN_TOKEN: 'admin-token-0123456789' }) })
+        .ADMIN_TOKEN,
+    ).to.equal('admin-token-0123456789');
+    // The load tools send the same tokens.
+    for (const name of ['publisher', 'k6']) {
+      const tools = environmentOf(service(name));
+      expect(interpolate(tools.API_TOKEN ?? '', SECRETS), name).to.equal(SECRETS.API_TOKEN);
+      expect(interpolate(tools.READ_TOKEN ?? '', SECRETS), name).to.equal(SECRETS.READ_TOKEN);
+    }
+  });
+
+  it("turns off Redis's anonymous default user; the services sign in as a user with REDIS_PASSWORD", () => {
+    const redis = service('redis');
+    const rules = aclRules(commandOf(redis)).map((rule) => rule.map((word) => interpolate(word, SECRETS)));
+    expect(rules).to.deep.include(['default', 'off']);
+    const user = rules.find((rule) => rule[0] !== 'default');
+    expect(user?.slice(0, 3)).to.deep.equal(['aggregator', 'on', `>${SECRETS.REDIS_PASSWORD}`]);
+    expect(() => commandOf(redis).map((word) => interpolate(word, {}))).to.throw(/required variable REDIS_PASSWORD/);
+    for (const name of ['api', 'worker']) {
+      const url = new URL(interpolate(environmentOf(service(name)).REDIS_URL ?? '', SECRETS));
+      expect([url.username, decodeURIComponent(url.password)], name).to.deep.equal([
+        'aggregator',
+        SECRETS.REDIS_PASSWORD,
+      ]);
+    }
+    // The health check signs in too, its password in the environment, not on a command line.
+    const check = [redis.healthcheck?.test ?? []].flat().join(' ');
+    expect(check).to.include('--user aggregator').and.not.include('REDIS_PASSWORD').and.not.match(/ -a /);
+    expect(interpolate(environmentOf(redis).REDISCLI_AUTH ?? '', SECRETS)).to.equal(SECRETS.REDIS_PASSWORD);
   });
 });
 

@@ -42,12 +42,17 @@ describe('docker-compose.postgres.yml (over docker-compose.yml)', () => {
     expect(merged.volumes ?? {}).to.have.property(data?.source ?? '');
   });
 
-  it('takes the password from POSTGRES_PASSWORD, with a default marked as development-only', () => {
+  it('takes the password from POSTGRES_PASSWORD, which it requires: no default password', () => {
     const declared = environmentOf(service('postgres')).POSTGRES_PASSWORD ?? '';
-    expect(declared).to.match(/^\$\{POSTGRES_PASSWORD:-[^}]+\}$/);
+    expect(declared).to.match(/^\$\{POSTGRES_PASSWORD:\?[^}]+\}$/);
     expect(interpolate(declared, { POSTGRES_PASSWORD: 's3cret' })).to.equal('s3cret');
-    expect(interpolate(declared, {})).to.match(/dev/);
-    expect(readRepoFile(OVERRIDE)).to.match(/default below is for development only/);
+    expect(() => interpolate(declared, {})).to.throw(/required variable POSTGRES_PASSWORD/);
+    for (const name of ['api', 'worker']) {
+      expect(() => interpolate(environmentOf(service(name)).DATABASE_URL ?? '', {}), name).to.throw(
+        /POSTGRES_PASSWORD/,
+      );
+    }
+    expect(readRepoFile(OVERRIDE)).to.match(/POSTGRES_PASSWORD is required, with no default/);
   });
 
   it('points api and worker at that database only: DATABASE_URL, no SQLITE_PATH, no volume', () => {
@@ -56,7 +61,7 @@ describe('docker-compose.postgres.yml (over docker-compose.yml)', () => {
       const env = environmentOf(service(name));
       expect(env, name).to.not.have.property('SQLITE_PATH');
       expect(mountsOf(service(name)), `${name} volumes`).to.deep.equal([]);
-      for (const secret of [{}, { POSTGRES_PASSWORD: 's3cret' }]) {
+      for (const secret of [{ POSTGRES_PASSWORD: 's3cret' }, { POSTGRES_PASSWORD: 'an-other_one.0~' }]) {
         const url = new URL(interpolate(env.DATABASE_URL ?? '', secret));
         expect(url.protocol, name).to.equal('postgres:');
         expect(`${url.hostname}:${url.port}`, name).to.equal('postgres:5432');
@@ -65,8 +70,14 @@ describe('docker-compose.postgres.yml (over docker-compose.yml)', () => {
         expect(url.pathname, name).to.equal(`/${postgres.POSTGRES_DB}`);
       }
       // The service's own configuration takes it and picks the PostgreSQL store.
+      const secrets = {
+        POSTGRES_PASSWORD: 's3cret',
+        REDIS_PASSWORD: 'r3dis',
+        API_TOKEN: 'x'.repeat(16),
+        READ_TOKEN: 'y'.repeat(16),
+      };
       const config = loadConfig(
-        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, {})])) as NodeJS.ProcessEnv,
+        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, secrets)])) as NodeJS.ProcessEnv,
       );
       expect(storeKind(config), name).to.equal('postgres');
       expect(describeStore(config), name).to.equal('PostgreSQL at postgres:5432/aggregator');

@@ -203,6 +203,7 @@ describe('OpenAPI document', () => {
         received: 3,
         unique_processed: 2,
         duplicate_dropped: 1,
+        topic_count: 1,
         topics: ['orders'],
         uptime_seconds: 5,
         queue: { waiting: 0, active: 0, delayed: 0, failed: 0 },

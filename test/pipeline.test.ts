@@ -1,4 +1,4 @@
-import type { Stats } from '@aggregator/api';
+import { STATS_TOPICS, type Stats } from '@aggregator/api';
 import { type Event, publishCounters, readMirroredCounters } from '@aggregator/common';
 import { expect } from 'chai';
 import { requireTool } from './support/requireTool.js';
@@ -144,6 +144,7 @@ for (const store of STORES) {
           'received',
           'unique_processed',
           'duplicate_dropped',
+          'topic_count',
           'topics',
           'uptime_seconds',
           'queue',
@@ -151,11 +152,32 @@ for (const store of STORES) {
           'workers',
         );
         expect(stats.topics).to.deep.equal(['alpha', 'zeta']);
+        expect(stats.topic_count).to.equal(2);
         expect(stats.uptime_seconds).to.be.a('number').at.least(0);
         expect(stats.queue).to.deep.equal({ waiting: 0, active: 0, delayed: 0, failed: 0 });
         expect(stats.partitions).to.deep.equal([{ partition: 0, waiting: 0, active: 0, delayed: 0, failed: 0 }]);
         expectInvariants(stats);
       }));
+
+    it('stays small with 20,000 topics: their count, the first 100 names, the rest paged by /topics', function () {
+      this.timeout(120_000);
+      return withStackOn(store, {}, async (stack) => {
+        const topics = Array.from({ length: 20_000 }, (_, i) => `topic-${String(i).padStart(5, '0')}`);
+        for (let i = 0; i < topics.length; i += 10_000) {
+          const res = await stack.publish(topics.slice(i, i + 10_000).map((topic) => makeEvent({ topic })));
+          expect(res.statusCode).to.equal(200);
+        }
+        await stack.settle(topics.length);
+        const res = await stack.request({ method: 'GET', url: '/stats' });
+        // Every topic made it 5 MB (and sorted them on each request, polled every 2 s).
+        expect(res.rawPayload.length, 'bytes of /stats').to.be.below(4096);
+        const stats = res.json() as Stats;
+        expect(stats.topic_count).to.equal(20_000);
+        expect(stats.topics).to.deep.equal(topics.slice(0, STATS_TOPICS));
+        const page = await stack.request({ method: 'GET', url: `/topics?after=${stats.topics.at(-1)}&limit=2` });
+        expect(page.json().map((t: { topic: string }) => t.topic)).to.deep.equal(topics.slice(100, 102));
+      });
+    });
 
     it('rebuilds the counters from the store when Redis lost them', () =>
       withStackOn(store, {}, async (stack) => {
@@ -178,6 +200,24 @@ for (const store of STORES) {
         await stack.queue.add('batch', { events: [{ nope: true }] } as never, { attempts: 3 });
         const failed = await waitForFailed(stack.stats);
         expect(failed).to.equal(1);
+      }));
+
+    it('refuses, unretried and storing nothing, a job whose event has the shape but fails the event schema', () =>
+      withStackOn(store, {}, async (stack) => {
+        // What a cross-site "add job" on the queue UI once got stored: the worker checked the shape only.
+        const bad = { ...makeEvent(), event_id: '', timestamp: 'bogus' };
+        const job = await stack.queue.add(
+          'batch',
+          { events: [makeEvent(), bad], acceptedAt: Date.now() },
+          { attempts: 3 },
+        );
+        expect(await waitForFailed(stack.stats)).to.equal(1);
+        const failed = await stack.queue.getJob(job.id as string);
+        expect(failed?.attemptsMade, 'not retried').to.equal(1);
+        expect(failed?.failedReason).to.match(/event 1 event_id: must not be empty/);
+        const stats = await stack.stats();
+        expect(stats).to.include({ received: 0, unique_processed: 0 });
+        expect((await stack.request({ method: 'GET', url: '/events' })).json()).to.deep.equal([]);
       }));
   });
 

@@ -1,34 +1,12 @@
 import type { Stats } from '@aggregator/api';
 import { expect } from 'chai';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { withBrowser } from './support/browser.js';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';
 import { CHROMIUM, REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent } from './support/withStack.js';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** Headless Chromium for the duration of `fn`; closed in `finally`. */
-async function withBrowser<T>(fn: (browser: Browser) => Promise<T>): Promise<T> {
-  const executablePath = CHROMIUM.find(process.env);
-  if (!executablePath) throw new Error(CHROMIUM.problem(process.env));
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-  try {
-    return await fn(browser);
-  } finally {
-    await browser.close();
-  }
-}
 
 /** The raw numbers the page shows (its `data-value` attributes). */
 async function shown(page: Page, ids: readonly string[]): Promise<Record<string, number>> {
@@ -45,7 +23,7 @@ function expected(stats: Stats): Record<string, number> {
     received: stats.received,
     unique_processed: stats.unique_processed,
     duplicate_dropped: stats.duplicate_dropped,
-    topics: stats.topics.length,
+    topics: stats.topic_count,
     workers: stats.workers,
     queue_waiting: stats.queue.waiting,
     queue_failed: stats.queue.failed,
@@ -140,6 +118,33 @@ describe('status page (GET /)', () => {
         tolerated.clear();
         await waitForPageToShow(page, await stack.settle(later.received));
 
+        expect(problems).to.deep.equal([]);
+      }),
+    );
+  });
+
+  it('lists the first 50 topics from /topics and counts the rest, never reading them all', async function () {
+    this.timeout(120_000);
+    await withProcessStack({}, async (stack) =>
+      withBrowser(async (browser) => {
+        const topics = Array.from({ length: 60 }, (_, i) => `t-${String(i).padStart(2, '0')}`);
+        expect((await stack.publish(topics.map((topic) => makeEvent({ topic })))).status).to.equal(200);
+        const settled = await stack.settle(topics.length);
+        const { page, problems } = await openPage(browser);
+        const requested: string[] = [];
+        page.on('request', (request) =>
+          requested.push(new URL(request.url()).pathname + new URL(request.url()).search),
+        );
+        await page.goto(`${stack.apiUrl}/`);
+        await waitForPageToShow(page, settled);
+        await waitUntil(async () => (await page.locator('[data-testid="topic_list"] li').count()) === 50, {
+          what: '50 topics listed',
+        });
+        expect(await page.locator('[data-testid="topic_list"] li').allTextContents()).to.deep.equal(
+          topics.slice(0, 50),
+        );
+        expect(await page.textContent('#topic_more')).to.equal('… and 10 more');
+        expect(requested).to.include('/topics?limit=50');
         expect(problems).to.deep.equal([]);
       }),
     );

@@ -228,6 +228,82 @@ describe('event stream: limits, authentication and shutdown (processes, SQLite)'
       await Promise.all([b.close(), c.close()]);
     }));
 
+  it('answers 503 too_many_streams to a client past MAX_STREAMS_PER_CLIENT, while others still get theirs', () =>
+    withStack({ MAX_STREAMS_PER_CLIENT: '2' }, async (stack) => {
+      // The address the nearest proxy reports is the client (the last X-Forwarded-For entry).
+      const as = (address: string) => ({ 'x-forwarded-for': `203.0.113.77, ${address}` });
+      const mine = [
+        await openStream(stack.apiUrl, '', as('192.0.2.1')),
+        await openStream(stack.apiUrl, '', as('192.0.2.1')),
+      ];
+      const refused = await fetch(`${stack.apiUrl}/events/stream`, { headers: as('192.0.2.1') });
+      expect(refused.status).to.equal(503);
+      expect(refused.headers.get('retry-after')).to.match(/^\d+$/);
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).to.equal('too_many_streams');
+      expect(body.error.message).to.include('MAX_STREAMS_PER_CLIENT');
+      // Another client is not held back by this one; nor is this one once a stream of its own closes.
+      const other = await openStream(stack.apiUrl, '', as('192.0.2.2'));
+      expect(other.response.status).to.equal(200);
+      await mine[0]?.close();
+      const again = await waitUntil(async () => {
+        const client = await SseClient.open(`${stack.apiUrl}/events/stream`, as('192.0.2.1'));
+        if (client.response.status === 200) return client;
+        await client.close();
+        return false;
+      });
+      await Promise.all([mine[1]?.close(), other.close(), again.close()]);
+    }));
+
+  it('cuts streams and refuses new ones with 503 once slow clients hold the replica-wide buffer budget', () =>
+    withStack(
+      { STREAM_BUFFER_BYTES: String(64 * 1024 * 1024), STREAMS_BUFFER_BUDGET_BYTES: String(1024 * 1024) },
+      async (stack) => {
+        const { port } = new URL(stack.apiUrl);
+        // Clients that send their request, then read nothing: each far under its own bound (64 MiB).
+        const sockets = Array.from({ length: 4 }, () => {
+          const socket = connect(Number(port), '127.0.0.1');
+          socket.write('GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+          socket.pause();
+          socket.on('error', () => {});
+          return socket;
+        });
+        try {
+          await waitUntil(async () => (await metric(stack.apiUrl, /^aggregator_streams_open\{/)) === 4, {
+            what: 'the streams to open',
+          });
+          const payload = { blob: 'x'.repeat(100_000) };
+          let published = 0;
+          while ((await metric(stack.apiUrl, /^aggregator_streams_cut_total\{.*reason="buffer_budget"/)) === 0) {
+            expect(published, 'events published before the budget was spent').to.be.below(2000);
+            await publishAll(
+              stack,
+              batchesOf(1, 20, 1).map((b) => b.map((e) => ({ ...e, payload }))),
+            );
+            published += 20;
+          }
+          // While the cut streams' sockets still hold their backlog, a new stream is refused.
+          const refused = await fetch(`${stack.apiUrl}/events/stream`);
+          expect(refused.status).to.equal(503);
+          expect(refused.headers.get('retry-after')).to.match(/^\d+$/);
+          const body = (await refused.json()) as { error: { code: string; message: string } };
+          expect(body.error.code).to.equal('too_many_streams');
+          expect(body.error.message).to.include('STREAMS_BUFFER_BUDGET_BYTES');
+          expect(await metric(stack.apiUrl, /^aggregator_streams_cut_total\{.*reason="fell_behind"/)).to.equal(0);
+        } finally {
+          for (const socket of sockets) socket.destroy();
+        }
+        // Once the slow clients are gone the budget is free again.
+        const client = await waitUntil(async () => {
+          const c = await SseClient.open(`${stack.apiUrl}/events/stream`);
+          if (c.response.status === 200) return c;
+          await c.close();
+          return false;
+        });
+        await client.close();
+      },
+    ));
+
   it('requires READ_TOKEN, as a Bearer header or the access_token parameter, and never logs it', () => {
     const token = 'stream-read-token-0123456789';
     return withStack({ READ_TOKEN: token, LOG_LEVEL: 'debug' }, async (stack) => {

@@ -1,5 +1,7 @@
+import { CrossSiteRequestError } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { tokenMatches } from './bearerAuth.js';
+import { crossSiteRequest } from './crossSiteRequest.js';
 import type { PartitionQueue } from './partitionQueues.js';
 
 export const ADMIN_PATH = '/admin/queues';
@@ -7,7 +9,9 @@ export const ADMIN_PATH = '/admin/queues';
 /**
  * The queue UI (bull-board) at `/admin/queues`, one entry per partition, for inspecting and retrying failed jobs. Behind
  * `ADMIN_TOKEN`: as a Bearer token, or as the password of HTTP Basic auth so a browser can ask for
- * it (any user name).
+ * it (any user name). A browser sends Basic credentials with whatever page makes the request, so a
+ * request that changes something (retry, clean, add a job) is taken only from the UI's own origin
+ * (`crossSiteRequest`); others get `403 cross_site_request` before bull-board sees them.
  */
 export function adminRoutes(queues: readonly PartitionQueue[], token: string): Middleware {
   let board: Promise<Middleware> | undefined;
@@ -21,6 +25,13 @@ export function adminRoutes(queues: readonly PartitionQueue[], token: string): M
       };
       return;
     }
+    const crossSite = crossSiteRequest({
+      method: ctx.method,
+      secFetchSite: ctx.get('Sec-Fetch-Site'),
+      origin: ctx.get('Origin'),
+      host: ctx.host,
+    });
+    if (crossSite) throw new CrossSiteRequestError(crossSite);
     board ??= loadBoard(queues);
     return (await board)(ctx, next);
   };

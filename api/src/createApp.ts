@@ -39,7 +39,9 @@ export interface AppDeps extends StatsDeps {
  * one error middleware, and from there to `app.on('error')`.
  */
 export function createApp(deps: AppDeps): Koa<RequestState> {
-  const app = new Koa<RequestState>({ proxy: true });
+  // proxy: the address, host and scheme a proxy in front reports. maxIpsCount 1: of
+  // X-Forwarded-For, only the address the nearest proxy appended (a client may write the rest).
+  const app = new Koa<RequestState>({ proxy: true, maxIpsCount: 1 });
   registerClusterGauges(deps.metrics, deps, deps.logger);
   const router = new Router<RequestState>();
 

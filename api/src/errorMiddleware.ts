@@ -1,5 +1,6 @@
 import { AppError, coerceError, type ErrorCode } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { closeAfterReply } from './closeAfterReply.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'malformed_json',
@@ -38,6 +39,8 @@ export function errorMiddleware(): Middleware {
       const appError = toAppError(error);
       ctx.status = appError.status;
       ctx.set(appError.headers);
+      // Refused before its body was read: no waiting on a body nobody wants, at the client's pace.
+      if (!ctx.req.complete) closeAfterReply(ctx);
       const body: { code: ErrorCode; message: string; details?: unknown } = {
         code: appError.code,
         message: appError.message,

@@ -17,11 +17,11 @@ import {
   waitReady,
 } from '@aggregator/common';
 import { QueuePublisher } from './batchPublisher.js';
-import { clientErrorReply } from './clientErrorReply.js';
 import { CoalescingPublisher } from './coalescingPublisher.js';
 import { subscribeToCommits } from './commitSubscriber.js';
 import { createApp } from './createApp.js';
-import { OpenStreams } from './openStreams.js';
+import { createHttpServer } from './httpServer.js';
+import { openStreamsOf } from './openStreams.js';
 import { openPartitionQueues } from './partitionQueues.js';
 import { QueueDepthGuard } from './queueDepthGuard.js';
 import { lazyStoreReader } from './storeProvider.js';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     subscribeToCommits(config, keys, logger, (seq) => hub.notify(seq)),
     quitRedis,
   );
-  const streams = new OpenStreams(config.MAX_STREAMS, metrics);
+  const streams = openStreamsOf(config, metrics);
 
   // Start serving even when Redis is down (requests get 503s), but give it a moment first.
   await waitReady(redis, 2000).catch(() => logger.warn('Redis is not reachable yet; answering 503 until it is'));
@@ -90,8 +90,8 @@ async function main(): Promise<void> {
     ),
   });
 
-  const server: Server = app.listen({ host: config.HOST, port: config.PORT });
-  server.on('clientError', clientErrorReply(logger));
+  const server: Server = createHttpServer(config, app.callback(), logger);
+  server.listen({ host: config.HOST, port: config.PORT });
   await once(server, 'listening');
   resources.add('http server', server, (s) => drain(s, config.SHUTDOWN_TIMEOUT_MS / 2));
   // Released before the server drains: streams never end on their own.

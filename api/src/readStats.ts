@@ -13,6 +13,12 @@ import type { z } from 'zod';
 import { countPartitionJobs, type PartitionQueue, sumCounts } from './partitionQueues.js';
 import type { StoreProvider } from './storeProvider.js';
 
+/**
+ * The most topic names `/stats` lists (the first by name); `topic_count` counts them all and
+ * `GET /topics` pages them. Every topic made the reply grow without bound (5 MB with 20,000).
+ */
+export const STATS_TOPICS = 100;
+
 /** A worker is live while its heartbeat is younger than this (it beats every 2 s). */
 export const WORKER_LIVENESS_MS = 10_000;
 
@@ -29,25 +35,28 @@ export interface StatsDeps {
 }
 
 /**
- * Reads the counters from the Redis hash. When Redis has none (a fresh Redis, or one that lost its
- * data), rebuilds them from the store, which is the source of truth, and publishes them back.
+ * Reads the counters from the Redis hash and counts the topics. When Redis has no counters (a
+ * fresh Redis, or one that lost its data) or fewer topics than the store, rebuilds them from the
+ * store, which is the source of truth, and publishes them back. Then reads the first
+ * `STATS_TOPICS` topic names from the store's topic index: never the whole set.
  */
 async function countersAndTopics(deps: StatsDeps) {
-  const [mirror, topics] = await Promise.all([
+  const [mirror, mirroredTopics] = await Promise.all([
     readMirroredCounters(deps.redis, deps.keys),
-    deps.redis.smembers(deps.keys.topics),
+    deps.redis.scard(deps.keys.topics),
   ]);
-  if (mirror) {
+  return deps.store.read(async (store) => {
     // Redis may have lost topics while keeping newer counters (a wipe followed by a job). A store
     // that cannot be read fails the request (503 store_unavailable), as /events does: the mirror
     // alone cannot tell whether it is whole.
-    const storedTopics = await deps.store.read((store) => store.countTopics());
-    if (storedTopics === topics.length) return { ...mirror, topics };
-  }
-  return deps.store.read(async (store) => {
-    const { counters } = await resyncFromStore(deps.redis, deps.keys, store);
-    deps.logger.info({ counters }, 'rebuilt the Redis counters and topics from the store');
-    return { ...counters, topics: await store.listTopics() };
+    const storedTopics = await store.countTopics();
+    let counters = mirror;
+    if (!counters || storedTopics !== mirroredTopics) {
+      counters = (await resyncFromStore(deps.redis, deps.keys, store)).counters;
+      deps.logger.info({ counters }, 'rebuilt the Redis counters and topics from the store');
+    }
+    const first = storedTopics === 0 ? [] : await store.listTopicStats({ limit: STATS_TOPICS });
+    return { ...counters, topicCount: storedTopics, topics: first.map((t) => t.topic) };
   });
 }
 
@@ -67,7 +76,8 @@ export async function readStats(deps: StatsDeps): Promise<Stats> {
       received: counters.received,
       unique_processed: counters.unique_processed,
       duplicate_dropped: counters.duplicate_dropped,
-      topics: [...counters.topics].sort(),
+      topic_count: counters.topicCount,
+      topics: counters.topics,
       uptime_seconds: Math.max(0, Math.floor((now - counters.created_at) / 1000)),
       queue: sumCounts(partitions),
       partitions,

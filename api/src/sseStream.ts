@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { TopicFilter } from '@aggregator/common';
 import type { EventJsonRow } from '@aggregator/store';
+import type { StreamBudget } from './streamBudget.js';
 
 /** How one stream behaves (from the configuration). */
 export interface SseOptions {
@@ -10,7 +11,12 @@ export interface SseOptions {
   heartbeatMs: number;
   /** The reconnection delay suggested to the client (`retry:`). */
   retryMs: number;
+  /** The replica's budget for what all streams have waiting (STREAMS_BUFFER_BUDGET_BYTES). */
+  budget?: StreamBudget;
 }
+
+/** Why a stream was cut for its client's slowness: its own bound, or the replica's budget. */
+export type FellBehindReason = 'fell_behind' | 'buffer_budget';
 
 /** Why the server ends a stream; the code of its final `event: error` message. */
 export type StreamEndCode = 'stream_fell_behind' | 'shutting_down' | 'store_unavailable';
@@ -48,6 +54,8 @@ export class SseStream implements StreamSubscriber {
   #ended = false;
   #corked = false;
   #overBound = false;
+  /** The backlog last reported to the budget. */
+  #accounted = 0;
   #heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -56,7 +64,7 @@ export class SseStream implements StreamSubscriber {
     after: number,
     private readonly options: SseOptions,
     private readonly onDelivered: (count: number) => void,
-    private readonly onFellBehind: () => void,
+    private readonly onFellBehind: (reason: FellBehindReason) => void,
     /** How far the hub has offered every live stream every event (its cursor). */
     private readonly offeredUpTo: () => number | undefined = () => undefined,
   ) {
@@ -65,9 +73,13 @@ export class SseStream implements StreamSubscriber {
       res.once('close', () => {
         this.#ended = true;
         clearInterval(this.#heartbeat);
+        // The socket and what waited in it are gone.
+        this.options.budget?.account(this.#accounted, 0);
+        this.#accounted = 0;
         resolve();
       });
     });
+    res.on('drain', () => this.#report());
     // A write that races the connection's end fails on the response; 'close' follows and ends the stream.
     res.on('error', () => {});
     res.writeHead(200, {
@@ -99,6 +111,7 @@ export class SseStream implements StreamSubscriber {
       process.nextTick(() => {
         this.#corked = false;
         this.res.uncork();
+        this.#report();
         if (this.#live) this.#checkBound();
       });
     }
@@ -191,6 +204,22 @@ export class SseStream implements StreamSubscriber {
     }
   }
 
+  /** Reports the backlog to the replica's budget; cuts this stream when it takes the budget past its limit. */
+  #report(): void {
+    const budget = this.options.budget;
+    if (!budget || this.res.destroyed) return;
+    const backlog = this.res.writableLength;
+    const within = budget.account(this.#accounted, backlog);
+    this.#accounted = backlog;
+    if (within || this.#ended) return;
+    this.onFellBehind('buffer_budget');
+    this.end(
+      'stream_fell_behind',
+      `this replica's streams have more than ${budget.limitBytes} bytes waiting for their clients ` +
+        `(STREAMS_BUFFER_BUDGET_BYTES), and this client is behind; reconnect with Last-Event-ID: ${this.lastSeq}`,
+    );
+  }
+
   /**
    * A client may be past the bound once, by one burst (a page the hub fanned out at once may be
    * larger than the bound); past it again before it has taken everything, it is cut off. So a
@@ -205,7 +234,7 @@ export class SseStream implements StreamSubscriber {
       });
       return;
     }
-    this.onFellBehind();
+    this.onFellBehind('fell_behind');
     this.end(
       'stream_fell_behind',
       `the client fell more than ${this.options.bufferBytes} bytes behind; reconnect with Last-Event-ID: ${this.lastSeq}`,

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 
 /**
- * The page polls `stats` (relative, so it also works behind a path prefix) every 2 s and keeps 5
+ * The page polls `stats` (relative, so it also works behind a path prefix) every 2 s, the first
+ * topics from `topics` when their count changes, and keeps 5
  * minutes of samples; events/s is the change of `received` between two samples. Its live tail
  * follows `events/stream`. Every value is written with textContent (topics and payloads are user
  * data).
@@ -93,10 +94,7 @@ function render(stats) {
   show('duplicate_dropped', stats.duplicate_dropped);
   const dupRate = stats.received > 0 ? (100 * stats.duplicate_dropped) / stats.received : 0;
   show('duplicate_rate', dupRate, stats.received > 0 ? dupRate.toFixed(1) + '%' : '–');
-  show('topics', stats.topics.length);
-  const list = $('topic_list');
-  list.replaceChildren(...stats.topics.slice(0, 50).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
-  $('topic_more').textContent = stats.topics.length > 50 ? '… and ' + fmt.format(stats.topics.length - 50) + ' more' : '';
+  show('topics', stats.topic_count);
   show('workers', stats.workers);
   $('workers').classList.toggle('bad', stats.workers === 0);
   show('uptime', stats.uptime_seconds, duration(stats.uptime_seconds));
@@ -141,12 +139,29 @@ function setHealth(ok, message) {
   $('updated').textContent = age === null ? 'no data yet' : ok ? 'live · every 2 s' : 'last data ' + age + ' s ago';
 }
 
+// The first TOPICS_SHOWN topics come from GET /topics (stats carries only their count), read again
+// only when the count changed: a new topic is the only thing that changes the list.
+const TOPICS_SHOWN = 50;
+let listedCount = -1;
+async function refreshTopics(count) {
+  if (count === listedCount) return;
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = 'Bearer ' + token;
+  const res = await fetch('topics?limit=' + TOPICS_SHOWN, { cache: 'no-store', headers });
+  const rows = await res.json().catch(() => null);
+  if (!res.ok || !Array.isArray(rows)) return;
+  $('topic_list').replaceChildren(...rows.map((row) => Object.assign(document.createElement('li'), { textContent: row.topic })));
+  $('topic_more').textContent = count > rows.length ? '… and ' + fmt.format(count - rows.length) + ' more' : '';
+  listedCount = count;
+}
+
 async function tick() {
   try {
     const stats = await fetchStats();
     const now = Date.now();
     record(stats, now);
     render(stats);
+    await refreshTopics(stats.topic_count);
     lastOk = now;
     if (!firstOk) firstOk = now;
     setHealth(true);

@@ -39,19 +39,20 @@ const RETRY_MS = 1000;
 export function streamRoute(deps: StreamDeps): Middleware {
   return async (ctx) => {
     const { filter, after } = parseStreamQuery(ctx.query, ctx.get('Last-Event-ID'));
-    const reservation = deps.streams.reserve();
+    // The address the nearest proxy saw (Koa's maxIpsCount 1), else the peer's.
+    const slot = deps.streams.reserve(ctx.ip);
     try {
       // Before the headers, so a store that cannot be read is a plain 503.
       await deps.hub.start();
     } catch (e: unknown) {
-      reservation();
+      slot.release();
       throw e;
     }
     ctx.respond = false;
     // The client may have gone while the store answered: its 'close' has been and gone, and a
     // stream opened now would never learn of it.
     if (ctx.req.socket.destroyed) {
-      reservation();
+      slot.release();
       return;
     }
     ctx.status = 200;
@@ -60,12 +61,17 @@ export function streamRoute(deps: StreamDeps): Middleware {
       ctx.res,
       filter,
       after,
-      { bufferBytes: deps.config.STREAM_BUFFER_BYTES, heartbeatMs: deps.config.STREAM_HEARTBEAT_MS, retryMs: RETRY_MS },
+      {
+        bufferBytes: deps.config.STREAM_BUFFER_BYTES,
+        heartbeatMs: deps.config.STREAM_HEARTBEAT_MS,
+        retryMs: RETRY_MS,
+        budget: deps.streams.budget,
+      },
       (n) => deps.metrics.streamEventsDelivered.inc(n),
-      () => deps.metrics.streamsCut.inc({ reason: 'fell_behind' }),
+      (reason) => deps.metrics.streamsCut.inc({ reason }),
       () => deps.hub.cursor,
     );
-    deps.streams.add(stream, reservation);
+    deps.streams.add(stream, slot);
     try {
       await follow(stream, deps);
     } catch (e: unknown) {

@@ -158,7 +158,11 @@ export const statsSchema = z.object({
   received: count.meta({ description: 'events the workers have taken in, duplicates included' }),
   unique_processed: count.meta({ description: 'events stored (one per (topic, event_id) pair)' }),
   duplicate_dropped: count.meta({ description: 'duplicates dropped; at rest received = unique + duplicates' }),
-  topics: z.array(identifier).meta({ description: 'every topic with a stored event, sorted' }),
+  topic_count: count.meta({ description: 'topics with a stored event' }),
+  topics: z.array(identifier).meta({
+    description:
+      'deprecated: the first 100 topics by name in byte order (all of them up to 100); GET /topics pages them all',
+  }),
   uptime_seconds: count.meta({ description: 'since the service first started on this store' }),
   queue: z
     .object({ waiting: count, active: count, delayed: count, failed: count })

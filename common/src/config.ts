@@ -186,6 +186,17 @@ export const configSchema = z
     API_REPLICAS: int(1, 64).default(1),
     /** API: most `GET /events/stream` connections one replica holds; more get 503 `too_many_streams`. */
     MAX_STREAMS: int(0, 100_000).default(1000),
+    /**
+     * API: most `GET /events/stream` connections one client (its address, as the nearest proxy
+     * reports it) holds on one replica; more get 503 `too_many_streams`. 0: no limit.
+     */
+    MAX_STREAMS_PER_CLIENT: int(0, 100_000).default(32),
+    /**
+     * API: bytes all the streams of one replica may have waiting for their clients together. A
+     * stream whose backlog takes the sum past it is ended (`stream_fell_behind`), and new streams
+     * get 503 `too_many_streams` while it is spent; STREAM_BUFFER_BYTES bounds each stream alone.
+     */
+    STREAMS_BUFFER_BUDGET_BYTES: int(64 * 1024, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** API: interval of the heartbeat comment on every event stream (keep it under every proxy's idle timeout). */
     STREAM_HEARTBEAT_MS: int(100, 300_000).default(15_000),
     /**
@@ -198,10 +209,44 @@ export const configSchema = z
      * a final `event: error` message and is disconnected (it resumes with `Last-Event-ID`).
      */
     STREAM_BUFFER_BYTES: int(4096, 256 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * API: longest time a client may take to send a request's headers; then `408 request_timeout`
+     * and the connection is closed. Short: headers are small, and a client trickling them holds a
+     * connection for nothing (the compose `lb` allows 10 s too).
+     */
+    HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+    /**
+     * API: longest time a client may take to send a whole request, headers and body; then
+     * `408 request_timeout`. 60 s carries a 5 MiB body at about 90 KB/s. An event stream's request
+     * has no body, so streams are not cut by it.
+     */
+    HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+    /**
+     * API: how long an idle keep-alive connection is kept: Node's own 5 s, now a setting. Longer
+     * holds more idle sockets against MAX_CONNECTIONS; 65 s also made the stream tests' slow
+     * consumer take 6 times longer to be cut off (not yet explained), so it stays at 5 s.
+     */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5000),
+    /**
+     * API: most connections one process holds at once (open streams included); a connection past
+     * it is closed as it arrives. 0: no cap.
+     */
+    MAX_CONNECTIONS: int(0, 1_000_000).default(4096),
     /** Test-only crash points, e.g. `worker.after-commit:exit` (see failpoints.ts). Leave unset. */
     AGGREGATOR_FAILPOINTS: checkedBy(parseFailpoints),
   })
   .superRefine((config, ctx) => {
+    if (
+      typeof config.HTTP_HEADERS_TIMEOUT_MS === 'number' &&
+      typeof config.HTTP_REQUEST_TIMEOUT_MS === 'number' &&
+      config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must not be longer than HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}), which includes the headers`,
+      });
+    }
     // Runs even when a field failed; then that field may still be its raw string.
     if (!Array.isArray(config.WORKER_PARTITIONS) || typeof config.QUEUE_PARTITIONS !== 'number') return;
     const outside = config.WORKER_PARTITIONS.filter((p) => p >= config.QUEUE_PARTITIONS);

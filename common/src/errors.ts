@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'batch_too_large',
   'invalid_query',
   'unauthorized',
+  'cross_site_request',
   'not_found',
   'method_not_allowed',
   'request_timeout',
@@ -107,6 +108,13 @@ export class UnauthorizedError extends AppError {
     super('unauthorized', 401, 'a valid "Authorization: Bearer <token>" header is required', {
       headers: { 'WWW-Authenticate': 'Bearer' },
     });
+  }
+}
+
+/** A state-changing request to the queue UI from a page of another origin (CSRF). */
+export class CrossSiteRequestError extends AppError {
+  constructor(reason: string) {
+    super('cross_site_request', 403, reason);
   }
 }
 

@@ -76,7 +76,7 @@ export function createMetrics(service: 'api' | 'worker') {
     /** API: streams this replica ended itself, by reason (fell_behind, shutting_down, store_unavailable). */
     streamsCut: new Counter({
       name: 'aggregator_streams_cut_total',
-      help: 'Event streams this API replica ended, by reason (fell_behind, shutting_down, store_unavailable)',
+      help: 'Event streams this API replica ended, by reason (fell_behind, buffer_budget, shutting_down, store_unavailable)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

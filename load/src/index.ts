@@ -8,6 +8,7 @@ export { checkDeltas, type DeltaCheck, type StatsSnapshot } from './publisher/ve
 export { liveChildren, ManagedChild } from './stack/childProcess.js';
 export { freePort } from './stack/freePort.js';
 export { exposureWarning, isLoopback, type ListenAddress, localUrl } from './stack/listenAddress.js';
+export { type LocalPostgres, startLocalPostgres } from './stack/localPostgres.js';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './stack/localStack.js';
 export {
   createDatabase,
@@ -23,5 +24,5 @@ export {
   type RedisClusterOptions,
   startRedisCluster,
 } from './stack/redisCluster.js';
-export { type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
+export { type RedisAuth, type RedisServer, redisServerBinary, startRedisServer } from './stack/redisServer.js';
 export { API_NODE_FLAGS, ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './stack/services.js';

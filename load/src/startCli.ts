@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\naggregator is up on ${stack.url} (listening on ${formatAddress(stack.address)}, ${reachOf(stack.address.address)}; ` +
-      `redis ${stack.redisUrl}${stack.postgres ? `, postgres ${stack.postgres.url}` : ''}); Ctrl-C stops it\n\n`,
+      `redis ${withoutPassword(stack.redisUrl)}${stack.postgres ? `, postgres ${withoutPassword(stack.postgres.url)}` : ''}); Ctrl-C stops it\n\n`,
   );
   const warning = exposureWarning(stack.address, {
     apiToken: process.env.API_TOKEN,
@@ -104,3 +104,10 @@ main().catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });
+
+/** A URL as printed: its password, if any, replaced by `***` (the services have it in their environment). */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -67,12 +67,19 @@ export function readMergedCompose(...paths: string[]): ComposeFile {
   ) as unknown as ComposeFile;
 }
 
-/** `${NAME}`, `${NAME:-default}` and `${NAME-default}` substituted as compose does, from `env`. */
+/**
+ * `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}` and `${NAME?message}`
+ * substituted as compose does, from `env`. A required variable that is missing throws (`up` would
+ * refuse to start) with its message.
+ */
 export function interpolate(value: string, env: Record<string, string | undefined>): string {
-  return value.replace(/\$\{(\w+)(?:(:?-)([^}]*))?\}/g, (_, name: string, op: string | undefined, fallback = '') => {
+  return value.replace(/\$\{(\w+)(?:(:?[-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, operand = '') => {
     const set = env[name];
-    if (op === ':-') return set ? set : fallback;
-    if (op === '-') return set ?? fallback;
+    if (op === ':-') return set ? set : operand;
+    if (op === '-') return set ?? operand;
+    if ((op === ':?' && !set) || (op === '?' && set === undefined)) {
+      throw new Error(`required variable ${name} is missing a value: ${operand}`);
+    }
     return set ?? '';
   });
 }

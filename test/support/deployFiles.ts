@@ -27,6 +27,13 @@ export interface ComposeService {
   healthcheck?: { test?: string | string[] };
   profiles?: string[];
   container_name?: string;
+  user?: string;
+  cap_drop?: string[];
+  security_opt?: string[];
+  read_only?: boolean;
+  tmpfs?: string | string[];
+  mem_limit?: string | number;
+  deploy?: { resources?: { limits?: { memory?: string } } };
 }
 
 export interface ComposeFile {
@@ -86,6 +93,19 @@ export function mountsOf(service: ComposeService): Mount[] {
       return { source, target, readOnly: mode.split(',').includes('ro') };
     }
     return { source: volume.source ?? '', target: volume.target ?? '', readOnly: volume.read_only === true };
+  });
+}
+
+/**
+ * The host address each published port listens on, as written (`${VAR:-127.0.0.1}` kept): '' for
+ * a port published without one, which Docker binds on every interface.
+ */
+export function publishedAddressesOf(service: ComposeService): string[] {
+  return (service.ports ?? []).map((port) => {
+    if (typeof port === 'object') return String((port as { host_ip?: string }).host_ip ?? '');
+    // host-ip:published:target, where host-ip may itself be `${VAR:-x}`.
+    const match = /^(.*):[^:]+:[^:]+$/.exec(String(port).split('/')[0] ?? '');
+    return match?.[1] ?? '';
   });
 }
 

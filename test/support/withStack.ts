@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import {
   createApp,
   lazyStoreReader,
-  OpenStreams,
   openPartitionQueues,
+  openStreamsOf,
   type PartitionQueue,
   QueueDepthGuard,
   QueuePublisher,
@@ -125,7 +125,7 @@ export async function withStack<T>(
         guard,
         metrics,
         hub: new StreamHub(storeReader, config.STREAM_POLL_MS, logger),
-        streams: new OpenStreams(config.MAX_STREAMS, metrics),
+        streams: openStreamsOf(config, metrics),
         publisher: new QueuePublisher(queues, keys, apiRedis, config, (jobs, events) =>
           guard.recordEnqueued(jobs, events),
         ),

@@ -26,8 +26,16 @@ export function createWorker(
   const worker = new Worker<BatchJobData>(
     queue.queueName,
     async (job: Job<BatchJobData>) => {
-      const data = validateJobData(job.data);
       const jobId = job.id as string;
+      let data: BatchJobData;
+      try {
+        data = validateJobData(job.data);
+      } catch (invalid: unknown) {
+        // Never retried and nothing stored: an operator must see it (the job stays failed, with this reason).
+        deps.metrics?.jobFailures.inc({ code: 'invalid_job' });
+        logger.error({ jobId, err: coerceError(invalid).message }, 'job refused: its data is invalid; not retrying');
+        throw invalid;
+      }
       const endJob = deps.metrics?.jobDuration.startTimer();
       try {
         const outcome = await processBatch(deps, jobId, data);

@@ -1,33 +1,47 @@
-import type { BatchJobData } from '@aggregator/common';
+import { acceptEvent, type BatchJobData, type Event, eventSchema, isJsonObject } from '@aggregator/common';
 import { UnrecoverableError } from 'bullmq';
 
-function isEventLike(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  const e = value as Record<string, unknown>;
-  return (
-    typeof e.topic === 'string' &&
-    typeof e.event_id === 'string' &&
-    typeof e.timestamp === 'string' &&
-    typeof e.source === 'string' &&
-    typeof e.payload === 'object' &&
-    e.payload !== null &&
-    !Array.isArray(e.payload)
-  );
-}
+/** Issues named in the error of one bad job; the rest are counted. */
+const MAX_REPORTED = 5;
 
 /**
- * Checks the shape of a job's data. The API validated every event with the full schema; this is
- * the cheap structural check that catches a job written by something else. Bad data can never
- * succeed, so it is not retried.
+ * Checks a job's data with the API's own event schema before anything is stored. The API only
+ * enqueues valid events, but the queue has other writers: the queue UI's "add job", a script with
+ * Redis access, an older API. A job that fails here could never succeed, so it is not retried: it
+ * stays in the queue as failed, with the reason, and nothing of it is stored.
  *
- * @throws UnrecoverableError
+ * @returns the job's data with each event as the schema outputs it (unknown fields dropped, a
+ *   missing payload `{}`), exactly what the API would have enqueued
+ * @throws UnrecoverableError naming the invalid events and why
  */
 export function validateJobData(data: unknown): BatchJobData {
-  const d = data as Partial<BatchJobData> | null;
-  if (!d || !Array.isArray(d.events) || d.events.length === 0) {
+  if (!isJsonObject(data) || !Array.isArray(data.events) || data.events.length === 0) {
     throw new UnrecoverableError('invalid job data: expected {events: [...]} with at least one event');
   }
-  const bad = d.events.findIndex((e) => !isEventLike(e));
-  if (bad !== -1) throw new UnrecoverableError(`invalid job data: event ${bad} is not a valid event`);
-  return d as BatchJobData;
+  const events: Event[] = [];
+  const problems: string[] = [];
+  let invalid = 0;
+  for (const [index, candidate] of (data.events as unknown[]).entries()) {
+    // The API's fast accept first; the schema only for its verdict's reason.
+    const accepted = acceptEvent(candidate);
+    const result = accepted ? undefined : eventSchema.safeParse(candidate);
+    const event = accepted ?? result?.data;
+    if (event) {
+      events.push(event);
+      continue;
+    }
+    invalid++;
+    const issue = result?.error?.issues[0];
+    if (problems.length < MAX_REPORTED) {
+      problems.push(`event ${index}${issue?.path.length ? ` ${issue.path.join('.')}` : ''}: ${issue?.message}`);
+    }
+  }
+  if (invalid > 0) {
+    const more = invalid > problems.length ? `; and ${invalid - problems.length} more` : '';
+    throw new UnrecoverableError(
+      `invalid job data: ${invalid} of ${data.events.length} events fail the event schema (${problems.join('; ')}${more})`,
+    );
+  }
+  const acceptedAt = typeof data.acceptedAt === 'number' ? data.acceptedAt : Date.now();
+  return { events, acceptedAt };
 }

@@ -291,8 +291,10 @@ async function redisCeiling(options: CeilingOptions): Promise<Ceilings['redis']>
  * @throws when it is installed but fails or takes over a minute
  */
 async function redisBenchmark(redis: Redis, redisUrl: string, requests: number): Promise<number | null> {
-  const { hostname, port } = new URL(redisUrl);
-  const args = ['-h', hostname, '-p', port || '6379', '-P', '16', '-t', 'set', '-n', String(requests), '-q'];
+  const { hostname, port, username, password } = new URL(redisUrl);
+  // The private Redis's password lives as long as that Redis (one run): on this command line briefly.
+  const auth = password ? ['--user', decodeURIComponent(username), '-a', decodeURIComponent(password)] : [];
+  const args = ['-h', hostname, '-p', port || '6379', ...auth, '-P', '16', '-t', 'set', '-n', String(requests), '-q'];
   let stdout: string;
   try {
     ({ stdout } = await promisify(execFile)('redis-benchmark', args, { timeout: 60_000 }));

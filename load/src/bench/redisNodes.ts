@@ -35,7 +35,10 @@ export async function openRedisNodes(stack: LocalStack): Promise<RedisNodes> {
     nodes = [{ port, role: 'master' }];
   }
   // Plain connections, not a cluster client: INFO is about the node it is sent to.
-  const clients = nodes.map((n) => new Redis({ host: '127.0.0.1', port: n.port, lazyConnect: false }));
+  // The single private Redis wants its user and password (the URL has them); the cluster's nodes none.
+  const clients = stack.redisCluster
+    ? nodes.map((n) => new Redis({ host: '127.0.0.1', port: n.port, lazyConnect: false }))
+    : [new Redis(stack.redisUrl, { lazyConnect: false })];
   return {
     nodes,
     async sampleCpu() {

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { coerceError } from '@aggregator/common';
 import { createDatabase, type PostgresServer, startPostgresServer } from './postgresServer.js';
+import { keptSecret, newSecret, privateDir } from './privateSecret.js';
+
+/**
+ * Where the private server's superuser password is kept (mode 0600, in the cluster's directory,
+ * itself 0700): made at the first start, the cluster's for good.
+ */
+const PASSWORD_FILE = 'superuser-password';
 
 /** The database the local stack keeps its events in, on its private server. */
 const DATABASE = 'aggregator';
@@ -25,7 +32,9 @@ export interface LocalPostgresOptions {
 /**
  * The PostgreSQL of `npm start -- --store postgres` and `npm run bench -- --store postgres`: the
  * given `DATABASE_URL`, or a private server (`initdb` on first use, then `postgres` on a free port
- * of 127.0.0.1) with a database `aggregator`, created if missing. The private server syncs every
+ * of 127.0.0.1) with a database `aggregator`, created if missing. Its superuser needs a random
+ * password (scram-sha-256), kept beside the cluster, readable by the stack's user only: with trust
+ * authentication any local user could connect as superuser and run `COPY … PROGRAM` as that user. The private server syncs every
  * commit to disk, as a production server does and as SQLite does with its default
  * `SQLITE_SYNCHRONOUS=FULL`. Workers create the schema.
  */
@@ -33,7 +42,12 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   if (options.databaseUrl) return { url: options.databaseUrl, server: undefined, stop: async () => {} };
   let server: PostgresServer;
   try {
-    server = await startPostgresServer({ dir: options.dir, durable: true, echo: options.echo });
+    server = await startPostgresServer({
+      dir: options.dir,
+      durable: true,
+      echo: options.echo,
+      password: options.dir ? keptSecret(join(privateDir(options.dir), PASSWORD_FILE)) : newSecret(),
+    });
   } catch (e: unknown) {
     const where = options.dir ? ` in ${options.dir}` : '';
     throw new Error(

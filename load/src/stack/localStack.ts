@@ -4,8 +4,10 @@ import type { ManagedChild } from './childProcess.js';
 import { lockDataDir } from './dataDirLock.js';
 import { type ListenAddress, localUrl } from './listenAddress.js';
 import { type LocalPostgres, localPostgresDir, startLocalPostgres } from './localPostgres.js';
+import { startPrivateRedis } from './privateRedis.js';
+import { PRIVATE_DIR_MODE, privateDir } from './privateSecret.js';
 import { type RedisCluster, startRedisCluster } from './redisCluster.js';
-import { type RedisServer, redisLogLevel, startRedisServer } from './redisServer.js';
+import { type RedisServer, redisLogLevel } from './redisServer.js';
 import { startApi, startWorker } from './services.js';
 
 export interface LocalStackOptions {
@@ -67,7 +69,11 @@ export interface LocalStack {
  * while another stack holds the data directory.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const dataDir = resolve(options.dataDir);
+  // The store, the Redis files and the secrets live here: the stack's user's only. Except that
+  // root runs a private PostgreSQL as the "postgres" user, which must pass through (not list) it
+  // to reach its own directory (0700, its own) inside.
+  const postgresAsOtherUser = options.store === 'postgres' && !options.databaseUrl && process.getuid?.() === 0;
+  const dataDir = privateDir(resolve(options.dataDir), postgresAsOtherUser ? 0o711 : PRIVATE_DIR_MODE);
   const note = (line: string) => {
     if (options.echo) process.stdout.write(`${line}\n`);
   };
@@ -86,7 +92,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         if (node.child.pid) lock.record({ name: 'redis-server', pid: node.child.pid, stopsWithLauncher: false });
       }
     } else if (!options.redisUrl) {
-      redis = await startRedisServer({ dir: join(dataDir, 'redis'), echo: options.echo, logLevel });
+      redis = await startPrivateRedis(privateDir(join(dataDir, 'redis')), options.echo, logLevel);
     }
     if (redis?.child.pid) lock.record({ name: 'redis-server', pid: redis.child.pid, stopsWithLauncher: false });
     // On a cluster REDIS_URL is ignored; it still names a node, for tools that take one URL.

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,10 +27,16 @@ export interface PostgresServerOptions {
    * crash could lose data, and on a shared 2-core machine the syncs would dominate every timing.
    */
   durable?: boolean;
+  /**
+   * The superuser's password: then every connection, over TCP or the socket, must give it
+   * (scram-sha-256), and the cluster's directory is its owner's only. Without it any local user
+   * may connect as the superuser (trust), which only tests' throw-away servers do.
+   */
+  password?: string;
 }
 
 export interface PostgresServer {
-  /** URL of the `postgres` database, as the superuser `postgres` (trust authentication, loopback only). */
+  /** URL of the `postgres` database, as the superuser `postgres` (with its password when it has one; loopback only). */
   readonly url: string;
   readonly port: number;
   /** Where the cluster lives (its data directory is `dir/data`). */
@@ -100,13 +116,24 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'aggregator-pg-'));
   mkdirSync(dir, { recursive: true });
   if (user) chownSync(dir, user.uid, user.gid);
+  // The socket lives here: with a password, no other local user may even reach it.
+  if (options.password !== undefined) chmodSync(dir, 0o700);
   const data = join(dir, 'data');
-  if (!existsSync(join(data, 'PG_VERSION'))) {
-    execFileSync(
-      join(bin, 'initdb'),
-      ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync'],
-      { stdio: 'pipe', ...user },
-    );
+  const existed = existsSync(join(data, 'PG_VERSION'));
+  if (!existed) {
+    const auth =
+      options.password === undefined
+        ? ['--auth=trust']
+        : ['--auth=scram-sha-256', `--pwfile=${writePasswordFile(dir, options.password, user)}`];
+    try {
+      execFileSync(
+        join(bin, 'initdb'),
+        ['-D', data, '-U', 'postgres', ...auth, '--encoding=UTF8', '--no-locale', '--no-sync'],
+        { stdio: 'pipe', ...user },
+      );
+    } finally {
+      rmSync(join(dir, PASSWORD_FILE), { force: true });
+    }
   }
   const port = options.port ?? (await freePort());
   const settings = {
@@ -132,7 +159,14 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     return launched;
   };
   let child = await launch();
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const signIn = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`;
+  const url = `postgres://${signIn}@127.0.0.1:${port}/postgres`;
+  if (existed && options.password !== undefined) {
+    await requirePassword(data, port, options.password, user).catch(async (e: unknown) => {
+      await child.stop(15_000, 'SIGINT');
+      throw e;
+    });
+  }
   const shutdown = () => child.stop(15_000, 'SIGINT');
   const start = async () => {
     if (child.running) throw new Error(`postgres:${port} is already running`);
@@ -155,6 +189,44 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       }),
     kill: () => child.kill(),
   };
+}
+
+/**
+ * A cluster made with trust authentication (by an older version of the stack): gives the superuser
+ * `password` and makes every connection give it (scram-sha-256), then reloads the configuration.
+ * A cluster that already asks for passwords is left as it is.
+ */
+async function requirePassword(
+  data: string,
+  port: number,
+  password: string,
+  user: { uid: number; gid: number } | undefined,
+): Promise<void> {
+  const hbaPath = join(data, 'pg_hba.conf');
+  const hba = readFileSync(hbaPath, 'utf8');
+  const rules = hba.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+  if (!rules.some((line) => /\strust\s*$/.test(line))) return;
+  const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await client.connect();
+  try {
+    // ALTER ROLE takes no parameters; the password is a literal with its quotes doubled.
+    await client.query(`ALTER ROLE postgres PASSWORD '${password.replaceAll("'", "''")}'`);
+    writeFileSync(hbaPath, hba.replace(/(\s)trust(\s*)$/gm, '$1scram-sha-256$2'));
+    if (user) chownSync(hbaPath, user.uid, user.gid);
+    await client.query('SELECT pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
+}
+
+/** initdb's --pwfile, for the moment initdb reads it (removed right after). */
+const PASSWORD_FILE = 'initdb-password';
+
+function writePasswordFile(dir: string, password: string, user: { uid: number; gid: number } | undefined): string {
+  const path = join(dir, PASSWORD_FILE);
+  writeFileSync(path, `${password}\n`, { mode: 0o600 });
+  if (user) chownSync(path, user.uid, user.gid);
+  return path;
 }
 
 /**

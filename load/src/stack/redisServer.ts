@@ -11,6 +11,21 @@ export interface RedisServerOptions {
   echo?: boolean;
   /** Redis's own `loglevel`; `notice` by default. */
   logLevel?: 'warning' | 'notice';
+  /**
+   * A user that clients sign in as: the readiness check does, and `url` carries it. The server
+   * must define it (`configFile` or `args`); `startRedisServer` does not.
+   */
+  auth?: RedisAuth;
+  /** A redis.conf read before the command-line options (e.g. ACL users, kept off `ps`). */
+  configFile?: string;
+  /** More redis-server options, after the others. */
+  args?: string[];
+}
+
+/** A Redis ACL user and its password. */
+export interface RedisAuth {
+  user: string;
+  password: string;
 }
 
 export interface RedisServer {
@@ -57,14 +72,19 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     name: `redis:${port}`,
     command: binary,
     args: [
+      ...(options.configFile ? [options.configFile] : []),
       ...['--port', String(port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction'],
       ...['--loglevel', options.logLevel ?? 'notice', ...persistence],
+      ...(options.args ?? []),
     ],
     echo: options.echo,
   });
-  await waitForPong(child, port, 10_000);
+  await waitForPong(child, port, 10_000, options.auth);
+  const signIn = options.auth
+    ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@`
+    : '';
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${signIn}127.0.0.1:${port}`,
     port,
     child,
     stop: () => child.stop(),
@@ -76,11 +96,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
  * Pings until Redis answers PONG (not `-LOADING`, while it reads its AOF): readiness that does not
  * depend on its log level. Rejects when the server exits first or after `timeoutMs`.
  */
-async function waitForPong(child: ManagedChild, port: number, timeoutMs: number): Promise<void> {
+async function waitForPong(child: ManagedChild, port: number, timeoutMs: number, auth?: RedisAuth): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (child.running) {
-    last = await ping(port).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    last = await ping(port, auth).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
     if (last === '+PONG') return;
     if (Date.now() > deadline)
       throw new Error(`${child.name}: no PONG within ${timeoutMs} ms (${last})\n${child.tail()}`);
@@ -90,19 +110,34 @@ async function waitForPong(child: ManagedChild, port: number, timeoutMs: number)
   throw new Error(`${child.name} exited (code ${code}, signal ${signal}) before answering PING\n${child.tail()}`);
 }
 
-/** One PING on a fresh connection; resolves with the first line of the reply. */
-function ping(port: number): Promise<string> {
+/** The RESP array of a command (safe for any bytes in its arguments, unlike an inline command). */
+function resp(...words: string[]): string {
+  return `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
+}
+
+/**
+ * One PING on a fresh connection, signed in first with `auth`; resolves with the first line of the
+ * PING's reply (or of a failed AUTH's).
+ */
+function ping(port: number, auth?: RedisAuth): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let reply = '';
+    let skip = auth ? 1 : 0;
     socket.setTimeout(1000, () => socket.destroy(new Error('PING timed out')));
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () => socket.write(`${auth ? resp('AUTH', auth.user, auth.password) : ''}${resp('PING')}`));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
-      const end = reply.indexOf('\r\n');
-      if (end < 0) return;
-      socket.destroy();
-      resolve(reply.slice(0, end));
+      for (let end = reply.indexOf('\r\n'); end >= 0; end = reply.indexOf('\r\n')) {
+        const line = reply.slice(0, end);
+        reply = reply.slice(end + 2);
+        if (skip > 0 && line === '+OK') {
+          skip--;
+          continue;
+        }
+        socket.destroy();
+        return resolve(line);
+      }
     });
     socket.on('error', reject);
     socket.on('close', () => reject(new Error('connection closed without a reply')));
