@@ -57,7 +57,17 @@ async function expectStoredOnce(stack: ProcessStack, distinct: ReadonlySet<strin
 }
 
 /** Publishes `events` through `publisher` call by call (waiting for room each time), collecting the outcomes. */
-function producing(client: Client, events: PublishEvent[], perCall: number) {
+/**
+ * Publishes `events`, `perCall` at a time, through one Publisher. `gate(i)`, when given, may return
+ * a promise to wait for before the events from index `i` are handed over: a test holds events back
+ * until it has put the service in the state it wants them to meet.
+ */
+function producing(
+  client: Client,
+  events: PublishEvent[],
+  perCall: number,
+  gate: (index: number) => Promise<void> | undefined = () => undefined,
+) {
   const outcomes: EventOutcome[] = [];
   const publisher = client.publisher({
     maxBatchEvents: 20,
@@ -66,10 +76,22 @@ function producing(client: Client, events: PublishEvent[], perCall: number) {
     onOutcome: (o) => outcomes.push(o),
   });
   const done = (async () => {
-    for (let i = 0; i < events.length; i += perCall) await publisher.publish(events.slice(i, i + perCall));
+    for (let i = 0; i < events.length; i += perCall) {
+      await gate(i);
+      await publisher.publish(events.slice(i, i + perCall));
+    }
     await publisher.close();
   })();
   return { publisher, outcomes, done };
+}
+
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 for (const store of STORES) {
@@ -85,17 +107,25 @@ for (const store of STORES) {
         const unique = makeEvents('client.once', 3_000);
         // A share of copies, as an at-least-once producer upstream would send.
         const events = [...unique, ...unique.slice(0, 300)];
-        const run = producing(client, events, 10);
+        // Two gates, so that each fault meets events in flight whatever the machine's speed: the
+        // events from 1,000 wait for the API restart, those from 2,000 for Redis to be down.
+        const afterApiRestart = deferred();
+        const whileRedisDown = deferred();
+        const run = producing(client, events, 10, (i) =>
+          i === 1_000 ? afterApiRestart.promise : i === 2_000 ? whileRedisDown.promise : undefined,
+        );
         const acceptedAtLeast = (n: number) => () => run.outcomes.filter((o) => o.status === 'accepted').length >= n;
 
         await waitUntil(acceptedAtLeast(300), { what: '300 events accepted', timeoutMs: 60_000 });
         await stack.restartApi(0);
-        await waitUntil(acceptedAtLeast(1_000), {
-          what: '1,000 events accepted after the API restart',
+        afterApiRestart.resolve();
+        await waitUntil(acceptedAtLeast(2_000), {
+          what: '2,000 events accepted after the API restart',
           timeoutMs: 60_000,
         });
         // SIGTERM: Redis writes its AOF, so every acknowledged job survives.
         await stack.redis.stop();
+        whileRedisDown.resolve();
         const during = run.outcomes.length;
         await stack.restartRedis();
         await waitUntil(acceptedAtLeast(during + 500), {
