@@ -47,7 +47,8 @@ export interface RedisMemory {
 
 /**
  * Reads the memory of every master: one server, or each master of a cluster (as `INFO` works where
- * `CONFIG` is disabled, as on managed services).
+ * `CONFIG` is disabled, as on managed services). A cluster client lists its masters only once it
+ * has read the slot map: before that, none.
  */
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory[]> {
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];

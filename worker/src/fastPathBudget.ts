@@ -87,6 +87,8 @@ export async function readFastPathGeometry(
   config: Pick<Config, 'DEDUP_MEMORY_BUDGET' | 'DEDUP_TTL_SECONDS' | 'QUEUE_PARTITIONS'>,
   logger: Logger,
 ): Promise<FastPathGeometry> {
+  // The budget is a share of the masters' maxmemory: on a cluster, wait until they are known.
+  if (redis.isCluster && redis.status !== 'ready') await new Promise((ready) => redis.once('ready', ready));
   const masters = await readRedisMemory(redis);
   const geometry = fastPathGeometry(
     partitionBudget(config.DEDUP_MEMORY_BUDGET, masters, config.QUEUE_PARTITIONS),
