@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createKeys, createRedis, type Event, quitRedis, type Redis, waitReady } from '@aggregator/common';
+import { createKeys, createRedis, type Event, quitRedis, waitReady } from '@aggregator/common';
 import { freePort } from '@aggregator/load';
 import { FastPath, fastPathGeometry } from '@aggregator/worker';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { publishInBatches } from './support/publishInBatches.js';
+import { keysMemory, usedMemory } from './support/redisMemory.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
@@ -18,22 +19,6 @@ const MAXMEMORY = 16 * MiB;
  * pair, measured) filled this Redis after about 70,000 pairs. */
 const ROUND = 10_000;
 const ROUNDS = 20;
-
-async function usedMemory(redis: Redis): Promise<number> {
-  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1]);
-}
-
-/** Bytes of every key under `pattern`, by MEMORY USAGE. */
-async function bytesOf(redis: Redis, pattern: string): Promise<number> {
-  let bytes = 0;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    for (const key of found) bytes += (await redis.memory('USAGE', key, 'SAMPLES', '0')) ?? 0;
-  } while (cursor !== '0');
-  return bytes;
-}
 
 /** The worker's fast-path hits, from its own `/metrics`. */
 async function fastPathHits(metricsUrl: string): Promise<number> {
@@ -81,7 +66,7 @@ describe('fast-path memory budget (processes, Redis at maxmemory with noeviction
           recentDuplicates += retried.length;
           await stack.settle(received);
           // Past the first rounds, nothing but the fast path may grow with what was processed.
-          const other = (await usedMemory(admin)) - (await bytesOf(admin, '*fastpath*'));
+          const other = (await usedMemory(admin)) - (await keysMemory(admin, '*fastpath*')).bytes;
           if (round === 3) otherMemoryAfterWarmUp = other;
           if (round > 3)
             expect(other, `memory besides the fast path, round ${round}`).to.be.below(otherMemoryAfterWarmUp + MiB);
@@ -101,7 +86,7 @@ describe('fast-path memory budget (processes, Redis at maxmemory with noeviction
         }
         // The budget: 25 % of maxmemory by default, and the fast path held to it.
         const budget = MAXMEMORY / 4;
-        expect(await bytesOf(admin, '*fastpath*')).to.be.at.most(budget);
+        expect((await keysMemory(admin, '*fastpath*')).bytes).to.be.at.most(budget);
         // Duplicates within the budget's reach were dropped by the fast path; the first round's
         // pairs fell out of it long ago, so the store decided those.
         expect(await fastPathHits(`http://127.0.0.1:${metricsPort}/metrics`)).to.be.at.least(recentDuplicates);

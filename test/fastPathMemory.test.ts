@@ -11,6 +11,7 @@ import {
   partitionBudget,
 } from '@aggregator/worker';
 import { expect } from 'chai';
+import { keysMemory, usedMemory } from './support/redisMemory.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
@@ -38,26 +39,6 @@ async function claimMany(fastPath: FastPath, from: number, count: number, tag?: 
     const holders = await fastPath.claim(pairs(from + i, Math.min(1000, count - i), tag), randomUUID());
     expect(holders?.every((h) => h === '')).to.equal(true);
   }
-}
-
-async function usedMemory(redis: Redis): Promise<number> {
-  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1]);
-}
-
-/** The bytes of every fast-path key of `base` (MEMORY USAGE counts all of a hash's fields). */
-async function fastPathBytes(redis: Redis, base: string): Promise<{ bytes: number; keys: number }> {
-  let bytes = 0;
-  let keys = 0;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${base}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of found) {
-      bytes += (await redis.memory('USAGE', key, 'SAMPLES', '0')) ?? 0;
-      keys++;
-    }
-  } while (cursor !== '0');
-  return { bytes, keys };
 }
 
 const keysOf = (prefix: string) => createKeys(prefix).queue(0);
@@ -98,7 +79,7 @@ describe('fast path claims (Lua script, real Redis)', () => {
       // Ten times what the budget holds.
       const total = 10 * geometry.generations * geometry.capacity;
       await claimMany(fastPath, 0, total);
-      const { bytes, keys: count } = await fastPathBytes(redis, keys.fastPath);
+      const { bytes, keys: count } = await keysMemory(redis, `${keys.fastPath}*`);
       expect(bytes, 'MEMORY USAGE of the fast-path keys').to.be.at.most(budget);
       expect((await usedMemory(redis)) - before, 'used_memory growth').to.be.at.most(budget * 1.1);
       // The generations looked in, the one being deleted, and the state hash.
@@ -127,7 +108,7 @@ describe('fast path claims (Lua script, real Redis)', () => {
       const fastPath = new FastPath(redis, keys, geometry);
       await claimMany(fastPath, 0, 20_000);
       // Each generation holds 100 claims, so 100 hashes at most: the ones looked in, one dropped.
-      const { keys: count } = await fastPathBytes(redis, keys.fastPath);
+      const { keys: count } = await keysMemory(redis, `${keys.fastPath}*`);
       expect(count).to.be.at.most((geometry.generations + 1) * geometry.capacity + 1);
     }));
 
@@ -150,7 +131,7 @@ describe('fast path claims (Lua script, real Redis)', () => {
           await fastPath.claim(jobPairs, randomUUID());
         }
         perClaim[name] = ((await usedMemory(redis)) - before) / count;
-        const usage = await fastPathBytes(redis, keys.fastPath);
+        const usage = await keysMemory(redis, `${keys.fastPath}*`);
         expect(usage.bytes / count, `${name}: MEMORY USAGE per claim`).to.be.at.most(FAST_PATH_LAYOUT.bytesPerClaim);
       }
       for (const [name, bytes] of Object.entries(perClaim)) {

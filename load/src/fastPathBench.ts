@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createKeys, createRedis, parseMemoryBudget, quitRedis, type Redis, waitReady } from '@aggregator/common';
+import {
+  createKeys,
+  createRedis,
+  parseMemoryBudget,
+  quitRedis,
+  type Redis,
+  readRedisMemory,
+  waitReady,
+} from '@aggregator/common';
 import { FAST_PATH_LAYOUT, FastPath, fastPathGeometry } from '@aggregator/worker';
 import { startRedisServer } from './stack/redisServer.js';
 
@@ -35,7 +43,8 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
-  return used(await redis.info('memory'), 'used_memory');
+  const [server] = await readRedisMemory(redis);
+  return server?.used ?? Number.NaN;
 }
 
 const pairOf = (run: string, i: number) => ({ topic: `bench.${run}`, event_id: `e-${i}` });
