@@ -70,6 +70,9 @@ COPY --from=prod-deps /app ./
 COPY --from=build /app/common/dist common/dist
 COPY --from=build /app/store/dist store/dist
 COPY --from=build /app/api/dist api/dist
+# The status page's styles: the API reads them at start-up, beside its compiled script in api/dist
+# (STATUS_PAGE_ASSETS in api/src/operations/statusPage/statusPage.ts).
+COPY --from=build /app/api/src/operations/statusPage/statusPage.css api/src/operations/statusPage/statusPage.css
 COPY --from=build /app/worker/dist worker/dist
 # The load tools publish through the client.
 COPY --from=build /app/client/dist client/dist

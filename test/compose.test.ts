@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { STATUS_PAGE_ASSETS } from '@aggregator/api';
 import { ERROR_CODES, loadConfig } from '@aggregator/common';
 import { API_NODE_FLAGS } from '@aggregator/load';
 import { expect } from 'chai';
@@ -171,6 +172,20 @@ describe('docker-compose.yml', () => {
       'api/dist/main.js',
     ]);
     expect(effective(stages, 'worker', 'CMD')).to.equal('["node", "worker/dist/main.js"]');
+  });
+
+  it('ships in the api image every file the status page reads at start-up, where it reads it', () => {
+    // `COPY --from=build /app/<from> <to>`: the build stage's file or folder, and where it lands in /app.
+    const copies = stageChain(stages, 'api')
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.op === 'COPY' && i.args.startsWith('--from=build '))
+      .map((i) => i.args.split(/\s+/).slice(1))
+      .map(([from = '', to = '']) => ({ from: posix.relative('/app', from), to }));
+    for (const asset of Object.values(STATUS_PAGE_ASSETS).map((path) => `api/${path}`)) {
+      const covering = copies.find((c) => asset === c.to || asset.startsWith(`${c.to}/`));
+      expect(covering, `${asset} copied into the api image`).to.not.equal(undefined);
+      expect(posix.join(covering?.from ?? '', posix.relative(covering?.to ?? '', asset)), asset).to.equal(asset);
+    }
   });
 
   it('pins every image, its own and the Dockerfile bases, to a release', () => {

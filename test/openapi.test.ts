@@ -349,6 +349,7 @@ describe('OpenAPI document', () => {
         expect(wrongMethod.statusCode).to.equal(405);
         expect(anyError.check(wrongMethod.json())).to.equal(undefined);
         expect(wrongMethod.json().error.code).to.equal('method_not_allowed');
+        expect(wrongMethod.headers.allow, 'the methods /stats has').to.equal('HEAD, GET');
       }));
   });
 

@@ -65,12 +65,13 @@ describe('requests the API does not serve, sent as raw HTTP', function () {
           'method_not_allowed',
         );
       }
-      // A method the API knows, on a route without it.
-      expectErrorShape(
-        await sendRaw(stack.apiUrl, 'DELETE /publish HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n'),
-        405,
-        'method_not_allowed',
+      // A method the API knows, on a route without it: the reply names the methods the route has.
+      const notAllowed = await sendRaw(
+        stack.apiUrl,
+        'DELETE /publish HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n',
       );
+      expectErrorShape(notAllowed, 405, 'method_not_allowed');
+      expect(notAllowed.headers.allow, JSON.stringify(notAllowed)).to.equal('POST');
       // Not HTTP at all, and headers over Node's 16 KiB limit.
       expectErrorShape(
         await sendRaw(stack.apiUrl, 'GET / HTTP/1.1\r\nBad Header: yes\r\n\r\n'),

@@ -11,11 +11,11 @@ import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
 import { httpMetrics, metricsRoute, registerClusterGauges } from './metricsRoute.js';
 import { openApiRoute } from './openApiRoute.js';
 import type { OpenStreams } from './openStreams.js';
+import { statusPageRoute } from './operations/statusPage/statusPage.js';
 import { publishRoute } from './publishRoute.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
 import { readStats, type StatsDeps } from './readStats.js';
 import { type RequestState, requestId } from './requestId.js';
-import { statusPageRoute } from './statusPage.js';
 import type { StreamHub } from './streamHub.js';
 import { streamRoute } from './streamRoute.js';
 import { topicsRoute } from './topicsRoute.js';
@@ -70,13 +70,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   app.use(requestId());
   if (deps.config.ADMIN_TOKEN) app.use(adminRoutes(deps.queues, deps.config.ADMIN_TOKEN));
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new AppError('method_not_allowed', 405, 'method not allowed on this route'),
-      notImplemented: () => new AppError('method_not_allowed', 501, 'method not implemented'),
-    }),
-  );
+  app.use(refusedMethods(router));
 
   app.on('error', (error: Error, ctx?: Koa.Context) => {
     const status = ctx?.status ?? 500;
@@ -90,4 +84,20 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     }
   });
   return app;
+}
+
+/**
+ * The router's 405 and 501 as errors in the API's shape. The router is asked not to throw, so that
+ * it sets `Allow` (the methods the path has) first; a 405 without it leaves a client guessing.
+ */
+function refusedMethods(router: Router): ReturnType<Router['allowedMethods']> {
+  const allowedMethods = router.allowedMethods();
+  return async (ctx, next) => {
+    await allowedMethods(ctx, next);
+    if (ctx.body !== undefined && ctx.body !== null) return;
+    const headers = { Allow: ctx.response.get('Allow') };
+    if (ctx.status === 405)
+      throw new AppError('method_not_allowed', 405, 'method not allowed on this route', { headers });
+    if (ctx.status === 501) throw new AppError('method_not_allowed', 501, 'method not implemented', { headers });
+  };
 }

@@ -7,6 +7,7 @@ export { type AppDeps, createApp } from './createApp.js';
 export type { Readiness } from './healthRoutes.js';
 export { createHttpServer } from './httpServer.js';
 export { OpenStreams, openStreamsOf, type StreamLimits } from './openStreams.js';
+export { STATUS_PAGE_ASSETS } from './operations/statusPage/statusPage.js';
 export {
   countPartitionJobs,
   openPartitionQueues,
