@@ -3,6 +3,7 @@ import {
   checkDeltas,
   DEFAULT_RETRY_POLICY,
   EventSource,
+  freePort,
   ManagedChild,
   type PublishSummary,
   parseRetryAfter,
@@ -15,6 +16,7 @@ import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
+import { waitUntil } from './support/waitUntil.js';
 
 const CLI = `${REPO_ROOT}load/dist/publishCli.js`;
 
@@ -278,6 +280,25 @@ describe('publisher CLI', function () {
       expect(run.stdout()).to.include(`FAILED: cannot resolve "aggregator-lb.invalid", the host of ${url}`);
       // Not after --max-retry-ms (60 s) of retries.
       expect(Date.now() - started).to.be.below(15_000);
+    });
+
+    it('says at the first refused connection that nothing is listening and how to start the service', async () => {
+      // A port nothing listens on: the host answers at once with a refusal, as localhost does
+      // before `npm start`.
+      const url = `http://127.0.0.1:${await freePort()}`;
+      const run = startCli(['--url', url, '--events', '10', '--no-verify']);
+      try {
+        const started = Date.now();
+        await waitUntil(() => run.stderr().includes(`nothing is listening at ${url} (connection refused)`), {
+          what: 'the nothing-listening note on stderr',
+          timeoutMs: 10_000,
+        });
+        // Said at the first retry, well before the 60 s retry budget runs out.
+        expect(Date.now() - started).to.be.below(10_000);
+        expect(run.stderr()).to.include('npm start').and.include('Retrying for up to 60 s');
+      } finally {
+        await run.child.kill();
+      }
     });
   });
 

@@ -64,25 +64,51 @@ export interface CountersSource {
 }
 
 /**
+ * What a resync found Redis's copy to be, so the log can tell a first start from a loss:
+ * - `current`: it mirrors this store; only the totals are published (a no-op when right).
+ * - `new`: a fresh Redis and an empty store (the first start of a new installation): there is
+ *   nothing to restore, the copy is simply made.
+ * - `lost`: the store holds counters or topics Redis lacks (Redis's data was wiped or lost, or a
+ *   new Redis serves an existing store): every topic is republished.
+ * - `other_store`: Redis mirrored another store (another store_id): it is rewritten for this one.
+ */
+export type MirrorState = 'current' | 'new' | 'lost' | 'other_store';
+
+/** The state of the copy, from the store's and Redis's view of the same facts (no I/O). */
+export function mirrorState(
+  store: { storeId: string; topics: number; counters: Counters },
+  mirror: { storeId: string | null; topics: number },
+): MirrorState {
+  if (mirror.storeId === store.storeId && mirror.topics === store.topics) return 'current';
+  if (mirror.storeId !== null && mirror.storeId !== store.storeId) return 'other_store';
+  const storeEmpty = store.topics === 0 && store.counters.received === 0;
+  return mirror.storeId === null && mirror.topics === 0 && storeEmpty ? 'new' : 'lost';
+}
+
+/**
  * Makes Redis's copy of the counters and topics match the store, the source of truth: publishes
  * the store's totals (harmless when Redis is already right: the largest value wins) and, when
  * Redis lost topics (its data was wiped, or the hash was reset for another store), every topic.
  * Used by the workers every few seconds and by the API when `/stats` finds nothing in Redis.
  *
- * @returns the counters published and whether every topic was republished
+ * @returns the counters published and what Redis's copy was before (anything but `current`
+ *   republished every topic)
  */
 export async function resyncFromStore(
   redis: Redis,
   keys: Keys,
   store: CountersSource,
-): Promise<{ counters: StoreCounters; topicsRepublished: boolean }> {
+): Promise<{ counters: StoreCounters; state: MirrorState }> {
   const [counters, storedTopics, mirroredStore, mirroredTopics] = await Promise.all([
     store.readCounters(),
     store.countTopics(),
     redis.hget(keys.stats, 'store_id'),
     redis.scard(keys.topics),
   ]);
-  const stale = mirroredStore !== counters.store_id || mirroredTopics !== storedTopics;
-  await publishCounters(redis, keys, counters, stale ? await store.listTopics() : []);
-  return { counters, topicsRepublished: stale };
+  const state = mirrorState(
+    { storeId: counters.store_id, topics: storedTopics, counters },
+    { storeId: mirroredStore, topics: mirroredTopics },
+  );
+  await publishCounters(redis, keys, counters, state === 'current' ? [] : await store.listTopics());
+  return { counters, state };
 }

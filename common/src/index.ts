@@ -35,6 +35,8 @@ export {
 export {
   type CountersSource,
   type MirroredCounters,
+  type MirrorState,
+  mirrorState,
   publishCounters,
   readMirroredCounters,
   resyncFromStore,

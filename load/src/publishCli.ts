@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY_POLICY, type RetryNotice } from '@aggregator/client';
 import { EventSource, planEvents } from './publisher/generateEvents.js';
+import { isRefused, nothingListening } from './publisher/nothingListening.js';
 import { Progress, progressMode } from './publisher/progress.js';
 import { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';
 import { unresolvedHost } from './publisher/resolveHost.js';
@@ -52,7 +53,12 @@ async function run(
   });
   const policy = { ...DEFAULT_RETRY_POLICY, maxRetryMs: options.maxRetryMs };
   let lastRetryNote = Number.NEGATIVE_INFINITY;
+  let refusalExplained = false;
   const noteRetry = (what: string, notice: RetryNotice, total: number) => {
+    if (!refusalExplained && isRefused(notice)) {
+      refusalExplained = true;
+      progress.note(nothingListening(options.url, options.maxRetryMs));
+    }
     const now = performance.now();
     if (now - lastRetryNote < RETRY_NOTE_MS) return;
     lastRetryNote = now;
