@@ -20,44 +20,15 @@
  *   REQUEST_TIMEOUT [10s], RETRY_BUDGET [30s], DRAIN_TIMEOUT [2m], POLL_INTERVAL [500ms],
  *   TEARDOWN_TIMEOUT [10m].
  */
-import {
-  envDuration,
-  envInt,
-  publishIteration,
-  publishThresholds,
-  readSettings,
-  runOptions,
-  setupRun,
-  verifyRun,
-} from './lib/index.js';
+import { loadTest, sharedIterations } from './lib/index.js';
 
-const settings = readSettings({ batchSize: 100, p95Ms: 500, p99Ms: 1000 });
+const test = loadTest({
+  name: 'batch',
+  defaults: { batchSize: 100, p95Ms: 500, p99Ms: 1000 },
+  scenario: sharedIterations({ vus: 10, iterations: 1000 }),
+});
 
-/** @type {import('k6/options').Options} */
-export const options = {
-  scenarios: {
-    batch: {
-      executor: 'shared-iterations',
-      vus: envInt('VUS', 10, 1),
-      iterations: envInt('ITERATIONS', 1000, 1),
-      maxDuration: envDuration('MAX_DURATION', '10m').text,
-      gracefulStop: settings.gracefulStop,
-    },
-  },
-  thresholds: publishThresholds(settings),
-  ...runOptions(settings),
-};
-
-export function setup() {
-  return setupRun(settings);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export default function (run) {
-  publishIteration(settings, run);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export function teardown(run) {
-  verifyRun(settings, run);
-}
+export const options = test.options;
+export const setup = test.setup;
+export default test.iteration;
+export const teardown = test.teardown;

@@ -24,44 +24,15 @@
  *   PAYLOAD_BYTES [0], MAX_FAILED_RATE [0.001], MAX_THROTTLED_RATE [0.05], REQUEST_TIMEOUT [10s],
  *   RETRY_BUDGET [30s], DRAIN_TIMEOUT [2m], POLL_INTERVAL [500ms], TEARDOWN_TIMEOUT [10m].
  */
-import {
-  envDuration,
-  envInt,
-  publishIteration,
-  publishThresholds,
-  readSettings,
-  runOptions,
-  setupRun,
-  verifyRun,
-} from './lib/index.js';
+import { loadTest, sharedIterations } from './lib/index.js';
 
-const settings = readSettings({ batchSize: 1, dupRatio: 0.2, p95Ms: 200, p99Ms: 500 });
+const test = loadTest({
+  name: 'duplicates',
+  defaults: { batchSize: 1, dupRatio: 0.2, p95Ms: 200, p99Ms: 500 },
+  scenario: sharedIterations({ vus: 20, iterations: 10000 }),
+});
 
-/** @type {import('k6/options').Options} */
-export const options = {
-  scenarios: {
-    duplicates: {
-      executor: 'shared-iterations',
-      vus: envInt('VUS', 20, 1),
-      iterations: envInt('ITERATIONS', 10000, 1),
-      maxDuration: envDuration('MAX_DURATION', '10m').text,
-      gracefulStop: settings.gracefulStop,
-    },
-  },
-  thresholds: publishThresholds(settings),
-  ...runOptions(settings),
-};
-
-export function setup() {
-  return setupRun(settings);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export default function (run) {
-  publishIteration(settings, run);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export function teardown(run) {
-  verifyRun(settings, run);
-}
+export const options = test.options;
+export const setup = test.setup;
+export default test.iteration;
+export const teardown = test.teardown;

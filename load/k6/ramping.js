@@ -27,50 +27,25 @@
  *   REQUEST_TIMEOUT [10s], RETRY_BUDGET [30s], DRAIN_TIMEOUT [2m], POLL_INTERVAL [500ms],
  *   TEARDOWN_TIMEOUT [10m].
  */
-import {
-  envDuration,
-  envInt,
-  envStages,
-  publishIteration,
-  publishThresholds,
-  readSettings,
-  runOptions,
-  setupRun,
-  verifyRun,
-} from './lib/index.js';
+import { envDuration, envInt, envStages, loadTest } from './lib/index.js';
 
-const settings = readSettings({ batchSize: 1 });
 const preAllocatedVUs = envInt('PRE_ALLOCATED_VUS', 50, 1);
 
-/** @type {import('k6/options').Options} */
-export const options = {
-  scenarios: {
-    ramping: {
-      executor: 'ramping-arrival-rate',
-      startRate: envInt('START_RATE', 10, 0),
-      timeUnit: envDuration('TIME_UNIT', '1s').text,
-      stages: envStages('STAGES', '30s:100,1m:400,1m:400,30s:0'),
-      preAllocatedVUs,
-      maxVUs: envInt('MAX_VUS', Math.max(400, preAllocatedVUs), preAllocatedVUs),
-      gracefulStop: settings.gracefulStop,
-    },
-  },
-  thresholds: publishThresholds(settings, {
-    dropped_iterations: [`count<=${envInt('MAX_DROPPED_ITERATIONS', 0)}`],
+const test = loadTest({
+  name: 'ramping',
+  defaults: { batchSize: 1 },
+  scenario: () => ({
+    executor: 'ramping-arrival-rate',
+    startRate: envInt('START_RATE', 10, 0),
+    timeUnit: envDuration('TIME_UNIT', '1s').text,
+    stages: envStages('STAGES', '30s:100,1m:400,1m:400,30s:0'),
+    preAllocatedVUs,
+    maxVUs: envInt('MAX_VUS', Math.max(400, preAllocatedVUs), preAllocatedVUs),
   }),
-  ...runOptions(settings),
-};
+  thresholds: () => ({ dropped_iterations: [`count<=${envInt('MAX_DROPPED_ITERATIONS', 0)}`] }),
+});
 
-export function setup() {
-  return setupRun(settings);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export default function (run) {
-  publishIteration(settings, run);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export function teardown(run) {
-  verifyRun(settings, run);
-}
+export const options = test.options;
+export const setup = test.setup;
+export default test.iteration;
+export const teardown = test.teardown;

@@ -26,50 +26,29 @@
  *   PAYLOAD_BYTES [0], MAX_FAILED_RATE [0.001], MAX_THROTTLED_RATE [0.05], REQUEST_TIMEOUT [10s],
  *   RETRY_BUDGET [30s], DRAIN_TIMEOUT [2m], POLL_INTERVAL [500ms], TEARDOWN_TIMEOUT [10m].
  */
-import {
-  envDuration,
-  envInt,
-  publishIteration,
-  publishThresholds,
-  readSettings,
-  runOptions,
-  setupRun,
-  verifyRun,
-} from './lib/index.js';
+import { envDuration, envInt, loadTest } from './lib/index.js';
 
-const settings = readSettings({ batchSize: 10, dupRatio: 0.05 });
 const preAllocatedVUs = envInt('PRE_ALLOCATED_VUS', 20, 1);
 
-/** @type {import('k6/options').Options} */
-export const options = {
-  scenarios: {
-    soak: {
-      executor: 'constant-arrival-rate',
-      rate: envInt('RATE', 20, 1),
-      timeUnit: envDuration('TIME_UNIT', '1s').text,
-      duration: envDuration('DURATION', '30m').text,
-      preAllocatedVUs,
-      maxVUs: envInt('MAX_VUS', Math.max(200, preAllocatedVUs), preAllocatedVUs),
-      gracefulStop: settings.gracefulStop,
-    },
-  },
-  thresholds: publishThresholds(settings, {
+const test = loadTest({
+  name: 'soak',
+  defaults: { batchSize: 10, dupRatio: 0.05 },
+  scenario: () => ({
+    executor: 'constant-arrival-rate',
+    rate: envInt('RATE', 20, 1),
+    timeUnit: envDuration('TIME_UNIT', '1s').text,
+    duration: envDuration('DURATION', '30m').text,
+    preAllocatedVUs,
+    maxVUs: envInt('MAX_VUS', Math.max(200, preAllocatedVUs), preAllocatedVUs),
+  }),
+  // Over a long run, stop early (after a minute's grace) once real failures pass the limit.
+  thresholds: (settings) => ({
     http_req_failed: [{ threshold: `rate<${settings.maxFailedRate}`, abortOnFail: true, delayAbortEval: '1m' }],
     dropped_iterations: [`count<=${envInt('MAX_DROPPED_ITERATIONS', 0)}`],
   }),
-  ...runOptions(settings),
-};
+});
 
-export function setup() {
-  return setupRun(settings);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export default function (run) {
-  publishIteration(settings, run);
-}
-
-/** @param {import('./lib/types.js').RunData} run */
-export function teardown(run) {
-  verifyRun(settings, run);
-}
+export const options = test.options;
+export const setup = test.setup;
+export default test.iteration;
+export const teardown = test.teardown;
