@@ -131,7 +131,7 @@ describe('parsePublishBody', () => {
   it('rejects the whole batch when one event is invalid, naming its index and field', () => {
     const result = issuesOf([valid, valid, valid, { ...valid, timestamp: 'yesterday' }]);
     expect(result.status).to.equal(422);
-    expect(result.message).to.match(/1 of 4 event is invalid; nothing was accepted/);
+    expect(result.message).to.match(/^1 of 4 events is invalid; nothing was accepted$/);
     expect(result.details).to.deep.equal([
       {
         index: 3,
@@ -139,6 +139,12 @@ describe('parsePublishBody', () => {
         message: 'must be an RFC 3339 date-time with Z or an offset, e.g. 2025-01-31T12:00:00Z',
       },
     ]);
+  });
+
+  it('counts the batch with the noun and the invalid events with the verb', () => {
+    const bad = { ...valid, timestamp: 'yesterday' };
+    expect(issuesOf([bad]).message).to.equal('1 of 1 event is invalid; nothing was accepted');
+    expect(issuesOf([valid, bad, bad]).message).to.equal('2 of 3 events are invalid; nothing was accepted');
   });
 
   it('caps the reported issues at 100', () => {

@@ -194,9 +194,12 @@ export function parsePublishBody(body: unknown, maxBatch: number): Event[] {
   }
   if (invalid > 0) {
     const shown = issues.slice(0, MAX_REPORTED_ISSUES);
-    const noun = invalid === 1 ? 'event is' : 'events are';
+    // "1 of 1 event is", "1 of 4 events is", "3 of 4 events are": the noun counts the batch, the
+    // verb the invalid ones.
+    const noun = items.length === 1 ? 'event' : 'events';
+    const verb = invalid === 1 ? 'is' : 'are';
     throw new ValidationError(
-      `${invalid} of ${items.length} ${noun} invalid; nothing was accepted` +
+      `${invalid} of ${items.length} ${noun} ${verb} invalid; nothing was accepted` +
         (issues.length > shown.length ? ` (first ${shown.length} issues shown)` : ''),
       shown,
     );
