@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@aggregator/load';
+import { freePort, REPO_ROOT } from '@aggregator/load';
 import { expect } from 'chai';
 import {
   type CurlRequest,
@@ -14,6 +14,7 @@ import { type ProcessStack, withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
 import { waitUntil } from './support/waitUntil.js';
+import { makeEvent } from './support/withStack.js';
 
 /**
  * Every curl example of the README and docs/ runs, in the order of its file, against a fresh
@@ -123,4 +124,64 @@ describe('the examples of the README and docs/, run against a real stack', funct
         }
       }));
   }
+});
+
+/** docs/operating.md's table of metrics: each metric (or `prefix_*`) and the label names it lists. */
+function documentedMetrics(): Map<string, string[]> {
+  const text = readFileSync(join(REPO_ROOT, 'docs', 'operating.md'), 'utf8');
+  const metrics = new Map<string, string[]>();
+  for (const row of text.split('\n').filter((line) => line.startsWith('| `aggregator_'))) {
+    const [, names = '', , labels = ''] = row.split('|').map((cell) => cell.trim());
+    // `a`, `b`: values; `c` (e.g. `X`); parts split by `;`: the names before each part's colon.
+    const labelNames = labels.split(';').flatMap((part) => {
+      const named = part.includes(':') ? part.slice(0, part.indexOf(':')) : part.replace(/\([^)]*\)/g, '');
+      return [...named.matchAll(/`([a-z_]+)`/g)].map((m) => m[1] ?? '');
+    });
+    for (const m of names.matchAll(/`([a-z_*]+)`/g)) metrics.set(m[1] ?? '', labelNames.sort());
+  }
+  return metrics;
+}
+
+/** Each metric a /metrics text has samples of, with the label names of its samples. */
+function servedMetrics(text: string): Map<string, Set<string>> {
+  const types = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1] ?? '', m[2] ?? '');
+  const served = new Map<string, Set<string>>();
+  for (const m of text.matchAll(/^([a-z_]+)(?:\{([^}]*)\})? /gm)) {
+    const sample = m[1] ?? '';
+    const metric = types.has(sample) ? sample : sample.replace(/_(bucket|sum|count)$/, '');
+    const labels = [...(m[2] ?? '').matchAll(/([a-z_]+)="/g)].map((l) => l[1] ?? '');
+    const names = served.get(metric) ?? new Set<string>();
+    for (const name of labels) if (name !== 'service' && name !== 'le') names.add(name);
+    served.set(metric, names);
+  }
+  return served;
+}
+
+describe("docs/operating.md's metrics, against what the processes serve", function () {
+  this.timeout(60_000);
+  before(requireTool(REDIS_SERVER));
+
+  it('lists every metric the API and a worker serve, with the labels they carry', () =>
+    withProcessStack({ workers: 0 }, async (stack) => {
+      const port = await freePort();
+      await stack.startWorker({ METRICS_PORT: String(port), HOST: '127.0.0.1' });
+      const event = makeEvent();
+      expect((await stack.publish([event, event, makeEvent()])).status).to.equal(200);
+      await stack.settle(3);
+      const documented = documentedMetrics();
+      expect(documented.get('aggregator_queue_jobs')).to.deep.equal(['partition', 'state']);
+      for (const url of [`${stack.apiUrl}/metrics`, `http://127.0.0.1:${port}/metrics`]) {
+        const served = servedMetrics(await (await fetch(url)).text());
+        expect(served.size, url).to.be.above(10);
+        for (const [metric, labels] of served) {
+          const row =
+            documented.get(metric) ??
+            [...documented].find(([n]) => n.endsWith('*') && metric.startsWith(n.slice(0, -1)))?.[1];
+          expect(row, `${metric} (${url}) is in the table`).to.not.equal(undefined);
+          if (metric.startsWith('aggregator_process_') || metric.startsWith('aggregator_nodejs_')) continue;
+          expect([...labels].sort(), `the labels of ${metric}`).to.deep.equal(row);
+        }
+      }
+    }));
 });
