@@ -52,7 +52,7 @@ const adapters: Adapter[] = [
   },
   {
     name: 'PostgreSQL',
-    schemaVersion: 3,
+    schemaVersion: 4,
     gaplessUnderRaces: false,
     require: requirePostgres,
     withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
