@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '@aggregator/common';
-import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
+import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/stack';
 import { expect } from 'chai';
 import { withRedisCluster } from './support/redisCluster.js';
 import { requireTool } from './support/requireTool.js';

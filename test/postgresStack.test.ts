@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stats } from '@aggregator/api';
 import { ERROR_CODES, type Event } from '@aggregator/common';
-import { freePort, type ManagedChild, startApi, startWorker } from '@aggregator/load';
+import { freePort, type ManagedChild, startApi, startWorker } from '@aggregator/stack';
 import { expect } from 'chai';
 import pg from 'pg';
 import { requirePostgres, withTestDatabase } from './support/postgres.js';

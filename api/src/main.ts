@@ -16,16 +16,16 @@ import {
   Resources,
   waitReady,
 } from '@aggregator/common';
-import { QueuePublisher } from './batchPublisher.js';
-import { CoalescingPublisher } from './coalescingPublisher.js';
-import { subscribeToCommits } from './commitSubscriber.js';
 import { createApp } from './createApp.js';
-import { createHttpServer } from './httpServer.js';
-import { openStreamsOf } from './openStreams.js';
-import { openPartitionQueues } from './partitionQueues.js';
-import { QueueDepthGuard } from './queueDepthGuard.js';
-import { lazyStoreReader } from './storeProvider.js';
-import { StreamHub } from './streamHub.js';
+import { createHttpServer } from './http/httpServer.js';
+import { QueuePublisher } from './publishing/batchPublisher.js';
+import { CoalescingPublisher } from './publishing/coalescingPublisher.js';
+import { openPartitionQueues } from './publishing/partitionQueues.js';
+import { QueueDepthGuard } from './publishing/queueDepthGuard.js';
+import { lazyStoreReader } from './reading/storeProvider.js';
+import { subscribeToCommits } from './streams/commitSubscriber.js';
+import { openStreamsOf } from './streams/openStreams.js';
+import { StreamHub } from './streams/streamHub.js';
 
 /** Entrypoint of one API replica: `node api/dist/main.js`. */
 async function main(): Promise<void> {

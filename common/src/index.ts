@@ -1,27 +1,4 @@
 export {
-  anyErrorReplySchema,
-  errorReplySchema,
-  eventsQuerySchema,
-  healthReplySchema,
-  MAX_EVENTS_PAGE,
-  MAX_TOPICS_PAGE,
-  oneTopicFilter,
-  publishBodySchema,
-  publishReplySchema,
-  queryIssueSchema,
-  readinessChecksSchema,
-  readyReplySchema,
-  statsSchema,
-  storedEventSchema,
-  streamQuerySchema,
-  type TopicFilter,
-  topicFilterOf,
-  topicFilterShape,
-  topicStatsSchema,
-  topicsQuerySchema,
-  validationIssueSchema,
-} from './apiSchemas.js';
-export {
   type ClusterNode,
   CONFIG_VARIABLES,
   type Config,
@@ -58,7 +35,6 @@ export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { announceReady, isReadyMessage, onParentGone, type ReadyMessage } from './parentChannel.js';
 export { fnv1a32, parsePartitionList, partitionOf } from './partition.js';
-export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export {
   type ConnectionRole,
   createRedis,
@@ -78,4 +54,3 @@ export {
   topicRange,
 } from './topicPattern.js';
 export type * from './types.js';
-export { waitForReplicas } from './waitForReplicas.js';

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { LocalStack } from '@aggregator/stack';
 import { type BenchStackOptions, withBenchStack } from './bench/benchStack.js';
 import { type Ceilings, describeCeilings, measureCeilings, measureStoreScaling } from './bench/ceilings.js';
 import { describeCpu, formatTable } from './bench/formatTable.js';
@@ -7,7 +8,6 @@ import { printMatrix, runPartitionMatrix } from './bench/partitionMatrix.js';
 import { type QueryFigures, type QueryResult, runQueries } from './bench/queryLoad.js';
 import { type Bench, type ModeResult, runMode } from './bench/runMode.js';
 import { printScalingMatrix, printStoreScaling, runScalingMatrix } from './bench/scalingMatrix.js';
-import type { LocalStack } from './stack/localStack.js';
 
 const HELP = `npm run bench -- [options]
 

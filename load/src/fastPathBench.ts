@@ -9,8 +9,8 @@ import {
   readRedisMemory,
   waitReady,
 } from '@aggregator/common';
+import { startRedisServer } from '@aggregator/stack';
 import { FAST_PATH_LAYOUT, FastPath, fastPathGeometry } from '@aggregator/worker';
-import { startRedisServer } from './stack/redisServer.js';
 
 const HELP = `npm run bench:fastpath -- [options]
 

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { isReadyMessage } from '@aggregator/common';
 import { ManagedChild } from './childProcess.js';
 
-/** The repository root, found from this file's place in load/dist/stack. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root, found from this file's place in stack/dist. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const ENTRYPOINTS = {
   api: `${REPO_ROOT}api/dist/main.js`,

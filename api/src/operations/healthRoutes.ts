@@ -1,7 +1,7 @@
 import { coerceError, type Keys, type Redis, UnavailableError } from '@aggregator/common';
 import type { Middleware } from 'koa';
-import { withTimeout } from './batchPublisher.js';
-import type { StoreProvider } from './storeProvider.js';
+import { withTimeout } from '../publishing/batchPublisher.js';
+import type { StoreProvider } from '../reading/storeProvider.js';
 
 /** Shared between the routes and the shutdown sequence. */
 export interface Readiness {

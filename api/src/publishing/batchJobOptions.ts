@@ -1,5 +1,5 @@
+import type { Config } from '@aggregator/common';
 import type { JobsOptions } from 'bullmq';
-import type { Config } from './config.js';
 
 /** The name of every queue job; a job carries one batch (see types.ts). */
 export const BATCH_JOB_NAME = 'batch';

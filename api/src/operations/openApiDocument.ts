@@ -1,12 +1,11 @@
 import { createRequire } from 'node:module';
+import { eventSchema, identifier, MAX_PAYLOAD_DEPTH } from '@aggregator/common';
+import { z } from 'zod';
 import {
   anyErrorReplySchema,
   errorReplySchema,
-  eventSchema,
   eventsQuerySchema,
   healthReplySchema,
-  identifier,
-  MAX_PAYLOAD_DEPTH,
   publishBodySchema,
   publishReplySchema,
   queryIssueSchema,
@@ -18,13 +17,12 @@ import {
   topicStatsSchema,
   topicsQuerySchema,
   validationIssueSchema,
-} from '@aggregator/common';
-import { z } from 'zod';
+} from '../apiSchemas.js';
 
 type JsonSchema = Record<string, unknown>;
 type Registry = z.core.$ZodRegistry<{ id: string }>;
 
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /**
  * What `identifier`'s refinements (not blank, no control characters) say, as a JSON Schema pattern

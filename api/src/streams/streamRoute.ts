@@ -1,18 +1,10 @@
-import {
-  type Config,
-  coerceError,
-  InvalidQueryError,
-  type Logger,
-  type Metrics,
-  streamQuerySchema,
-  type TopicFilter,
-  topicFilterOf,
-} from '@aggregator/common';
+import { type Config, coerceError, InvalidQueryError, type Logger, type Metrics } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { streamQuerySchema, type TopicFilter, topicFilterOf } from '../apiSchemas.js';
+import { parseQuery } from '../reading/parseQuery.js';
+import type { StoreProvider } from '../reading/storeProvider.js';
 import type { OpenStreams } from './openStreams.js';
-import { parseQuery } from './parseQuery.js';
 import { SseStream } from './sseStream.js';
-import type { StoreProvider } from './storeProvider.js';
 import type { StreamHub } from './streamHub.js';
 
 /** What the stream route needs. */

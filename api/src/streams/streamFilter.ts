@@ -1,4 +1,4 @@
-import type { TopicFilter } from '@aggregator/common';
+import type { TopicFilter } from '../apiSchemas.js';
 
 /** Whether an event of `topic` belongs on a stream with `filter` (the one the store applies too). */
 export function filterMatches(filter: TopicFilter, topic: string): boolean {

@@ -1,8 +1,8 @@
 import { CrossSiteRequestError } from '@aggregator/common';
 import type { Middleware } from 'koa';
-import { tokenMatches } from './bearerAuth.js';
-import { crossSiteRequest } from './crossSiteRequest.js';
-import type { PartitionQueue } from './partitionQueues.js';
+import { tokenMatches } from '../http/bearerAuth.js';
+import { crossSiteRequest } from '../http/crossSiteRequest.js';
+import type { PartitionQueue } from '../publishing/partitionQueues.js';
 
 export const ADMIN_PATH = '/admin/queues';
 

@@ -1,6 +1,6 @@
 import { coerceError, type Logger } from '@aggregator/common';
+import type { StoreProvider } from '../reading/storeProvider.js';
 import type { StreamSubscriber } from './sseStream.js';
-import type { StoreProvider } from './storeProvider.js';
 import { filterMatches, topicOfEventJson } from './streamFilter.js';
 
 /** Rows the hub reads per query. */

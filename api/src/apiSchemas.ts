@@ -3,10 +3,17 @@
  * source of the OpenAPI document (api/src/openApiDocument.ts): the routes parse with them or return
  * values of their types, and the tests check real replies against the document built from them.
  */
+
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  eventSchema,
+  identifier,
+  parseTopicPattern,
+  type TopicPattern,
+  TopicPatternError,
+} from '@aggregator/common';
 import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode } from './errors.js';
-import { eventSchema, identifier } from './eventSchema.js';
-import { parseTopicPattern, type TopicPattern, TopicPatternError } from './topicPattern.js';
 
 /** The most events one `GET /events` page holds. */
 export const MAX_EVENTS_PAGE = 1000;

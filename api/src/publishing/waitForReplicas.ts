@@ -1,6 +1,6 @@
+import type { Redis } from '@aggregator/common';
+import { keySlot } from '@aggregator/common';
 import type { Cluster } from 'ioredis';
-import { keySlot } from './keySlot.js';
-import type { Redis } from './redis.js';
 
 /**
  * Redis `WAIT replicas timeoutMs` for the writes this process made to the master that holds `key`,

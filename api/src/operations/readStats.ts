@@ -6,12 +6,12 @@ import {
   type Redis,
   readMirroredCounters,
   resyncFromStore,
-  type statsSchema,
   UnavailableError,
 } from '@aggregator/common';
 import type { z } from 'zod';
-import { countPartitionJobs, type PartitionQueue, sumCounts } from './partitionQueues.js';
-import type { StoreProvider } from './storeProvider.js';
+import type { statsSchema } from '../apiSchemas.js';
+import { countPartitionJobs, type PartitionQueue, sumCounts } from '../publishing/partitionQueues.js';
+import type { StoreProvider } from '../reading/storeProvider.js';
 
 /**
  * The most topic names `/stats` lists (the first by name); `topic_count` counts them all and

@@ -1,5 +1,5 @@
-import { eventsQuerySchema, MAX_EVENTS_PAGE, topicFilterOf } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { eventsQuerySchema, MAX_EVENTS_PAGE, topicFilterOf } from '../apiSchemas.js';
 import { nextPageLink, parseQuery } from './parseQuery.js';
 import type { StoreProvider } from './storeProvider.js';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { exposureWarning, formatAddress, reachOf } from './stack/listenAddress.js';
-import { type LocalStack, startLocalStack } from './stack/localStack.js';
+import { exposureWarning, formatAddress, reachOf } from './listenAddress.js';
+import { type LocalStack, startLocalStack } from './localStack.js';
 
 const HELP = `npm start -- [options]
 

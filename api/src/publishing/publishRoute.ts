@@ -1,8 +1,8 @@
 import { type Config, type Failpoints, type Metrics, parsePublishBody } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { readJsonBody } from '../http/readJsonBody.js';
 import type { Publisher } from './batchPublisher.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
-import { readJsonBody } from './readJsonBody.js';
 
 /**
  * `POST /publish`: one event, an array of events, or `{"events": [...]}`. Validates all or

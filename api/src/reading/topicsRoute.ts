@@ -1,5 +1,5 @@
-import { topicsQuerySchema } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { topicsQuerySchema } from '../apiSchemas.js';
 import { nextPageLink, parseQuery } from './parseQuery.js';
 import type { StoreProvider } from './storeProvider.js';
 

@@ -7,7 +7,7 @@ import {
   scrapeGauge,
 } from '@aggregator/common';
 import type { Middleware } from 'koa';
-import { countPartitionJobs } from './partitionQueues.js';
+import { countPartitionJobs } from '../publishing/partitionQueues.js';
 import type { StatsDeps } from './readStats.js';
 import { WORKER_LIVENESS_MS } from './readStats.js';
 

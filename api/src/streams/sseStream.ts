@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { TopicFilter } from '@aggregator/common';
 import type { EventJsonRow } from '@aggregator/store';
+import type { TopicFilter } from '../apiSchemas.js';
 import type { StreamBudget } from './streamBudget.js';
 
 /** How one stream behaves (from the configuration). */

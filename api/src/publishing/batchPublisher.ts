@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  BATCH_JOB_NAME,
-  batchJobOptions,
   type Config,
   coerceError,
   type Event,
@@ -9,10 +7,11 @@ import {
   type Keys,
   type Redis,
   UnavailableError,
-  waitForReplicas,
 } from '@aggregator/common';
 import type { JobsOptions } from 'bullmq';
+import { BATCH_JOB_NAME, batchJobOptions } from './batchJobOptions.js';
 import type { PartitionQueue } from './partitionQueues.js';
+import { waitForReplicas } from './waitForReplicas.js';
 
 /** Puts validated events into the queue; resolves only once they are in Redis. */
 export interface Publisher {
