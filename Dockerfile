@@ -97,6 +97,6 @@ FROM runtime AS api
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs", "api"]
-# The same V8 flags as API_NODE_FLAGS in stack/src/services.ts: they hold the API's peak RSS
+# The same V8 flags as API_NODE_FLAGS in api/src/nodeFlags.ts: they hold the API's peak RSS
 # at about 125–130 MB instead of 150–177 MB, for a few per cent more CPU (README, "Memory").
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "api/dist/main.js"]

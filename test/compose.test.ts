@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { ERROR_CODES, loadConfig } from '@aggregator/common';
-import { API_NODE_FLAGS } from '@aggregator/stack';
+import { API_NODE_FLAGS, ERROR_CODES } from '@aggregator/api';
+import { loadConfig } from '@aggregator/common';
 import { expect } from 'chai';
 import { interpolate, readMergedCompose } from './support/composeMerge.js';
 import {

@@ -1,4 +1,5 @@
-import { ERROR_CODES, type Event } from '@aggregator/common';
+import { ERROR_CODES } from '@aggregator/api';
+import type { Event } from '@aggregator/common';
 import type { PostgresServer } from '@aggregator/stack';
 import { expect } from 'chai';
 import pg from 'pg';

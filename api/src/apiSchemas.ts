@@ -4,16 +4,9 @@
  * values of their types, and the tests check real replies against the document built from them.
  */
 
-import {
-  ERROR_CODES,
-  type ErrorCode,
-  eventSchema,
-  identifier,
-  parseTopicPattern,
-  type TopicPattern,
-  TopicPatternError,
-} from '@aggregator/common';
+import { eventSchema, identifier, parseTopicPattern, type TopicPattern, TopicPatternError } from '@aggregator/common';
 import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './http/appErrors.js';
 
 /** The most events one `GET /events` page holds. */
 export const MAX_EVENTS_PAGE = 1000;

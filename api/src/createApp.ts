@@ -1,7 +1,8 @@
 import type { Config } from '@aggregator/common';
-import { AppError, type Failpoints, type Metrics, parseFailpoints } from '@aggregator/common';
+import { type Failpoints, type Metrics, parseFailpoints } from '@aggregator/common';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { AppError } from './http/appErrors.js';
 import { bearerAuth } from './http/bearerAuth.js';
 import { errorMiddleware } from './http/errorMiddleware.js';
 import { type RequestState, requestId } from './http/requestId.js';

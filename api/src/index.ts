@@ -5,13 +5,32 @@ export {
   storedEventSchema,
 } from './apiSchemas.js';
 export { type AppDeps, createApp } from './createApp.js';
+export {
+  AppError,
+  type AppErrorOptions,
+  BatchTooLargeError,
+  CrossSiteRequestError,
+  ERROR_CODES,
+  type ErrorCode,
+  InvalidQueryError,
+  MalformedJsonError,
+  PayloadTooLargeError,
+  QueueFullError,
+  UnauthorizedError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  type ValidationIssue,
+} from './http/appErrors.js';
 export { bearerAuth } from './http/bearerAuth.js';
 export { closeAfterReply, REFUSED_BODY_LINGER_MS } from './http/closeAfterReply.js';
 export { createHttpServer } from './http/httpServer.js';
+export { API_NODE_FLAGS } from './nodeFlags.js';
 export type { Readiness } from './operations/healthRoutes.js';
 export { readStats, STATS_TOPICS, type Stats, WORKER_LIVENESS_MS } from './operations/readStats.js';
 export { type Publisher, QueuePublisher, withTimeout } from './publishing/batchPublisher.js';
 export { type CoalescingOptions, CoalescingPublisher } from './publishing/coalescingPublisher.js';
+export { parsePublishBody } from './publishing/parsePublishBody.js';
 export {
   countPartitionJobs,
   openPartitionQueues,

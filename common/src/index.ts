@@ -25,7 +25,6 @@ export {
   isJsonObject,
   type JsonShape,
   MAX_PAYLOAD_DEPTH,
-  parsePublishBody,
 } from './eventSchema.js';
 export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
 export { keySlot } from './keySlot.js';
@@ -51,6 +50,5 @@ export {
   parseTopicPattern,
   type TopicPattern,
   TopicPatternError,
-  topicRange,
 } from './topicPattern.js';
 export type * from './types.js';

@@ -18,4 +18,4 @@ export {
   startRedisCluster,
 } from './redisCluster.js';
 export { type RedisAuth, type RedisServer, redisServerBinary, startRedisServer } from './redisServer.js';
-export { API_NODE_FLAGS, ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './services.js';
+export { ENTRYPOINTS, REPO_ROOT, startApi, startWorker } from './services.js';

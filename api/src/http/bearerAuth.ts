@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedError } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { UnauthorizedError } from './appErrors.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 

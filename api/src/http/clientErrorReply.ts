@@ -1,6 +1,7 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AppError, type Logger } from '@aggregator/common';
+import type { Logger } from '@aggregator/common';
+import { AppError } from './appErrors.js';
 
 /** The reply to a request Node's HTTP parser (or its timers) rejected, by the error's code. */
 function toParserError(code: string | undefined): AppError {

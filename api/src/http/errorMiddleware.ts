@@ -1,5 +1,6 @@
-import { AppError, coerceError, type ErrorCode } from '@aggregator/common';
+import { coerceError } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { AppError, type ErrorCode } from './appErrors.js';
 import { closeAfterReply } from './closeAfterReply.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {

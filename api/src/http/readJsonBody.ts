@@ -1,12 +1,7 @@
-import {
-  AppError,
-  coerceError,
-  MalformedJsonError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from '@aggregator/common';
+import { coerceError } from '@aggregator/common';
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
+import { AppError, MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './appErrors.js';
 
 /**
  * Reads and parses a JSON request body.

@@ -1,5 +1,5 @@
-import { CrossSiteRequestError } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { CrossSiteRequestError } from '../http/appErrors.js';
 import { tokenMatches } from '../http/bearerAuth.js';
 import { crossSiteRequest } from '../http/crossSiteRequest.js';
 import type { PartitionQueue } from '../publishing/partitionQueues.js';

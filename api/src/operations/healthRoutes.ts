@@ -1,5 +1,6 @@
-import { coerceError, type Keys, type Redis, UnavailableError } from '@aggregator/common';
+import { coerceError, type Keys, type Redis } from '@aggregator/common';
 import type { Middleware } from 'koa';
+import { UnavailableError } from '../http/appErrors.js';
 import { withTimeout } from '../publishing/batchPublisher.js';
 import type { StoreProvider } from '../reading/storeProvider.js';
 

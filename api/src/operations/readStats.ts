@@ -6,10 +6,10 @@ import {
   type Redis,
   readMirroredCounters,
   resyncFromStore,
-  UnavailableError,
 } from '@aggregator/common';
 import type { z } from 'zod';
 import type { statsSchema } from '../apiSchemas.js';
+import { UnavailableError } from '../http/appErrors.js';
 import { countPartitionJobs, type PartitionQueue, sumCounts } from '../publishing/partitionQueues.js';
 import type { StoreProvider } from '../reading/storeProvider.js';
 

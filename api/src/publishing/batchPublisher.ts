@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type Config,
-  coerceError,
-  type Event,
-  ensureReady,
-  type Keys,
-  type Redis,
-  UnavailableError,
-} from '@aggregator/common';
+import { type Config, coerceError, type Event, ensureReady, type Keys, type Redis } from '@aggregator/common';
 import type { JobsOptions } from 'bullmq';
+import { UnavailableError } from '../http/appErrors.js';
 import { BATCH_JOB_NAME, batchJobOptions } from './batchJobOptions.js';
 import type { PartitionQueue } from './partitionQueues.js';
 import { waitForReplicas } from './waitForReplicas.js';

@@ -1,7 +1,8 @@
-import { type Config, type Failpoints, type Metrics, parsePublishBody } from '@aggregator/common';
+import type { Config, Failpoints, Metrics } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { readJsonBody } from '../http/readJsonBody.js';
 import type { Publisher } from './batchPublisher.js';
+import { parsePublishBody } from './parsePublishBody.js';
 import type { QueueDepthGuard } from './queueDepthGuard.js';
 
 /**

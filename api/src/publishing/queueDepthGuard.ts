@@ -1,4 +1,5 @@
-import { coerceError, type Logger, QueueFullError } from '@aggregator/common';
+import { coerceError, type Logger } from '@aggregator/common';
+import { QueueFullError } from '../http/appErrors.js';
 import { countPartitionJobs, type PartitionQueue } from './partitionQueues.js';
 
 /** How old a depth sample may be before a publish triggers a new one. */

@@ -1,5 +1,5 @@
-import { InvalidQueryError } from '@aggregator/common';
 import type { z } from 'zod';
+import { InvalidQueryError } from '../http/appErrors.js';
 
 /**
  * Parses a request's query with `schema`, or throws InvalidQueryError (400 `invalid_query`) whose

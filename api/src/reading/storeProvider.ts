@@ -1,4 +1,4 @@
-import { coerceError, isTransientFailure, UnavailableError } from '@aggregator/common';
+import { coerceError, isTransientFailure } from '@aggregator/common';
 import {
   describeStore,
   type EventStoreReader,
@@ -7,6 +7,7 @@ import {
   openStoreReader,
   type StoreConfig,
 } from '@aggregator/store';
+import { UnavailableError } from '../http/appErrors.js';
 
 /** Hands out the read-only store, opening it on first use (workers create it; the API only reads). */
 export interface StoreProvider {

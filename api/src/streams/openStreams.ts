@@ -1,4 +1,5 @@
-import { type Config, type Metrics, UnavailableError } from '@aggregator/common';
+import type { Config, Metrics } from '@aggregator/common';
+import { UnavailableError } from '../http/appErrors.js';
 import type { SseStream } from './sseStream.js';
 import { StreamBudget } from './streamBudget.js';
 

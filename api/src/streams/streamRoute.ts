@@ -1,6 +1,7 @@
-import { type Config, coerceError, InvalidQueryError, type Logger, type Metrics } from '@aggregator/common';
+import { type Config, coerceError, type Logger, type Metrics } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { streamQuerySchema, type TopicFilter, topicFilterOf } from '../apiSchemas.js';
+import { InvalidQueryError } from '../http/appErrors.js';
 import { parseQuery } from '../reading/parseQuery.js';
 import type { StoreProvider } from '../reading/storeProvider.js';
 import type { OpenStreams } from './openStreams.js';
