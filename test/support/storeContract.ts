@@ -13,14 +13,17 @@ import {
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import pg from 'pg';
-import { requirePostgres, withTestDatabase } from './support/postgres.js';
-import { withTempDir } from './support/withStack.js';
+import { requirePostgres, withTestDatabase } from './postgres.js';
+import { withTempDir } from './withStack.js';
 
 /**
  * The definition of "a store": every adapter runs all of this suite (store/src/eventStore.ts).
- * Each test opens its own store: a temp SQLite file, or a fresh PostgreSQL database.
+ * Each test opens its own store: a temp SQLite file, or a fresh PostgreSQL database. Each adapter's
+ * half is declared by a file of its own, so that SQLite's runs in the unit tier
+ * (test/storeContract.sqlite.test.ts, no server needed) and PostgreSQL's in the full suite
+ * (test/storeContract.postgres.test.ts).
  */
-interface Adapter {
+export interface StoreAdapter {
   name: string;
   /** Skips (or, in CI, fails) the suite when the adapter's server is missing. */
   require?(context: Mocha.Context): void;
@@ -38,31 +41,30 @@ interface Adapter {
   gaplessUnderRaces: boolean;
 }
 
-const adapters: Adapter[] = [
-  {
-    name: 'SQLite',
-    schemaVersion: 1,
-    gaplessUnderRaces: true,
-    withConfig: (fn) => withTempDir((dir) => fn(loadConfig({ SQLITE_PATH: join(dir, 'nested', 'db.sqlite') }))),
-    async setSchemaVersion(config, version) {
-      const db = new Database(config.SQLITE_PATH);
-      db.pragma(`user_version = ${version}`);
-      db.close();
-    },
+export const SQLITE_ADAPTER: StoreAdapter = {
+  name: 'SQLite',
+  schemaVersion: 1,
+  gaplessUnderRaces: true,
+  withConfig: (fn) => withTempDir((dir) => fn(loadConfig({ SQLITE_PATH: join(dir, 'nested', 'db.sqlite') }))),
+  async setSchemaVersion(config, version) {
+    const db = new Database(config.SQLITE_PATH);
+    db.pragma(`user_version = ${version}`);
+    db.close();
   },
-  {
-    name: 'PostgreSQL',
-    schemaVersion: 3,
-    gaplessUnderRaces: false,
-    require: requirePostgres,
-    withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
-    async setSchemaVersion(config, version) {
-      const client = new pg.Client({ connectionString: config.DATABASE_URL });
-      await client.connect();
-      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]).finally(() => client.end());
-    },
+};
+
+export const POSTGRES_ADAPTER: StoreAdapter = {
+  name: 'PostgreSQL',
+  schemaVersion: 3,
+  gaplessUnderRaces: false,
+  require: requirePostgres,
+  withConfig: (fn) => withTestDatabase((url) => fn(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: '3' }))),
+  async setSchemaVersion(config, version) {
+    const client = new pg.Client({ connectionString: config.DATABASE_URL });
+    await client.connect();
+    await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]).finally(() => client.end());
   },
-];
+};
 
 const event = (topic: string, id: string, payload: Event['payload'] = {}): Event => ({
   topic,
@@ -72,7 +74,8 @@ const event = (topic: string, id: string, payload: Event['payload'] = {}): Event
   payload,
 });
 
-for (const adapter of adapters) {
+/** Declares the whole contract for one adapter. */
+export function describeStoreContract(adapter: StoreAdapter): void {
   describe(`store contract: ${adapter.name}`, function () {
     this.timeout(60_000);
     before(function () {
