@@ -1,8 +1,3 @@
-/** Output: the one counters row. */
-export const READ_COUNTERS = `
-SELECT received, unique_processed, duplicate_dropped, store_id, created_at
-FROM counters WHERE id = 1`;
-
 /** Inputs: received, unique_processed, duplicate_dropped increments. */
 export const ADD_COUNTERS = `
 UPDATE counters
