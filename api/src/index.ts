@@ -4,6 +4,7 @@ export {
   statsSchema,
   storedEventSchema,
 } from './apiSchemas.js';
+export { type ApiOverrides, type ApiProcess, composeApi } from './composeApi.js';
 export { type AppDeps, createApp } from './createApp.js';
 export {
   AppError,

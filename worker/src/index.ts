@@ -1,4 +1,11 @@
 export { commitAnnouncer } from './announceCommits.js';
+export {
+  composeWorker,
+  type PartitionWorker,
+  type StartedWorker,
+  type WorkerOverrides,
+  type WorkerProcess,
+} from './composeWorker.js';
 export { consumedQueues } from './consumedQueues.js';
 export { createWorker } from './createWorker.js';
 export { decodeJobId, encodeJobId, FastPath, pairDigest } from './fastPath.js';
