@@ -2,6 +2,7 @@ import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@aggregator/common';
 import { AppError } from './appErrors.js';
+import { envelopeOf } from './errorEnvelope.js';
 
 /** The reply to a request Node's HTTP parser (or its timers) rejected, by the error's code. */
 function toParserError(code: string | undefined): AppError {
@@ -37,7 +38,7 @@ export function clientErrorReply(logger: Logger): (error: NodeJS.ErrnoException,
       return;
     }
     const appError = toParserError(error.code);
-    const body = JSON.stringify({ error: { code: appError.code, message: appError.message } });
+    const body = JSON.stringify(envelopeOf(appError));
     socket.end(
       `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +

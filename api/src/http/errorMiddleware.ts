@@ -2,6 +2,7 @@ import { coerceError } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { AppError, type ErrorCode } from './appErrors.js';
 import { closeAfterReply } from './closeAfterReply.js';
+import { envelopeOf } from './errorEnvelope.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'malformed_json',
@@ -42,12 +43,7 @@ export function errorMiddleware(): Middleware {
       ctx.set(appError.headers);
       // Refused before its body was read: no waiting on a body nobody wants, at the client's pace.
       if (!ctx.req.complete) closeAfterReply(ctx);
-      const body: { code: ErrorCode; message: string; details?: unknown } = {
-        code: appError.code,
-        message: appError.message,
-      };
-      if (appError.details !== undefined) body.details = appError.details;
-      ctx.body = { error: body };
+      ctx.body = envelopeOf(appError);
       ctx.app.emit('error', error, ctx);
     }
   };

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { CrossSiteRequestError } from '../http/appErrors.js';
 import { tokenMatches } from '../http/bearerAuth.js';
 import { crossSiteRequest } from '../http/crossSiteRequest.js';
+import { errorEnvelope } from '../http/errorEnvelope.js';
 import type { PartitionQueue } from '../publishing/partitionQueues.js';
 
 export const ADMIN_PATH = '/admin/queues';
@@ -20,9 +21,7 @@ export function adminRoutes(queues: readonly PartitionQueue[], token: string): M
     if (!isAdmin(ctx.get('Authorization'), token)) {
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Basic realm="aggregator admin", charset="UTF-8"');
-      ctx.body = {
-        error: { code: 'unauthorized', message: 'the queue UI needs ADMIN_TOKEN (Bearer, or Basic password)' },
-      };
+      ctx.body = errorEnvelope('unauthorized', 'the queue UI needs ADMIN_TOKEN (Bearer, or Basic password)');
       return;
     }
     const crossSite = crossSiteRequest({

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { EventJsonRow } from '@aggregator/store';
 import type { TopicFilter } from '../apiSchemas.js';
+import { errorEnvelope } from '../http/errorEnvelope.js';
 import type { StreamBudget } from './streamBudget.js';
 
 /** How one stream behaves (from the configuration). */
@@ -180,8 +181,8 @@ export class SseStream implements StreamSubscriber {
     if (this.#ended) return;
     this.#ended = true;
     clearInterval(this.#heartbeat);
-    const error = { code, message, details: { last_event_id: this.lastSeq } };
-    this.res.end(`event: error\ndata: ${JSON.stringify({ error })}\n\n`);
+    const envelope = errorEnvelope(code, message, { last_event_id: this.lastSeq });
+    this.res.end(`event: error\ndata: ${JSON.stringify(envelope)}\n\n`);
     // A client that does not read cannot take even that: let its socket go after a grace period.
     setTimeout(() => this.res.destroy(), FINAL_MESSAGE_GRACE_MS).unref();
   }
