@@ -1,3 +1,4 @@
+export { integerOption, UsageError } from './cliOptions.js';
 export {
   type ClusterNode,
   CONFIG_VARIABLES,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { integerOption } from '@aggregator/common';
 import { exposureWarning, formatAddress, reachOf } from './listenAddress.js';
 import { type LocalStack, startLocalStack } from './localStack.js';
 
@@ -43,13 +44,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const number = (name: string, raw: string, min: number, max: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-    }
-    return n;
-  };
   if (values.store !== 'sqlite' && values.store !== 'postgres') {
     throw new Error(`--store must be sqlite or postgres, got "${values.store}"`);
   }
@@ -75,9 +69,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   stack = await startLocalStack({
-    apis: number('api', values.api, 1, 64),
-    workers: number('workers', values.workers, 1, 64),
-    port: number('port', values.port, 1, 65535),
+    apis: integerOption('api', values.api, 1, 64),
+    workers: integerOption('workers', values.workers, 1, 64),
+    port: integerOption('port', values.port, 1, 65535),
     host: values.host,
     dataDir: values.data,
     redisUrl: process.env.REDIS_URL || undefined,
