@@ -28,7 +28,7 @@ export { closeAfterReply, REFUSED_BODY_LINGER_MS } from './http/closeAfterReply.
 export { createHttpServer } from './http/httpServer.js';
 export { API_NODE_FLAGS } from './nodeFlags.js';
 export type { Readiness } from './operations/healthRoutes.js';
-export { readStats, STATS_TOPICS, type Stats, WORKER_LIVENESS_MS } from './operations/readStats.js';
+export { readStats, STATS_TOPICS, type Stats } from './operations/readStats.js';
 export { type Publisher, QueuePublisher, withTimeout } from './publishing/batchPublisher.js';
 export { type CoalescingOptions, CoalescingPublisher } from './publishing/coalescingPublisher.js';
 export { parsePublishBody } from './publishing/parsePublishBody.js';

@@ -31,6 +31,7 @@ export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints }
 export { keySlot } from './keySlot.js';
 export { createKeys, type KeyOptions, type Keys, keysFromConfig, pairIdentity, type QueueKeys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
+export { HEARTBEAT_MS, WORKER_LIVENESS_MS } from './liveness.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { announceReady, isReadyMessage, onParentGone, type ReadyMessage } from './parentChannel.js';

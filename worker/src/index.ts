@@ -17,7 +17,7 @@ export {
   readFastPathGeometry,
 } from './fastPathBudget.js';
 export { GroupCommitter } from './groupCommit.js';
-export { HEARTBEAT_MS, startHeartbeat } from './heartbeat.js';
+export { startHeartbeat } from './heartbeat.js';
 export { APPLIED_JOB_RETENTION_MS, startMaintenance } from './maintenance.js';
 export { type ProcessDeps, processBatch } from './processBatch.js';
 export { validateJobData } from './validateJobData.js';

@@ -5,11 +5,11 @@ import {
   readMirroredCounters,
   readRedisMemory,
   scrapeGauge,
+  WORKER_LIVENESS_MS,
 } from '@aggregator/common';
 import type { Middleware } from 'koa';
 import { countPartitionJobs } from '../publishing/partitionQueues.js';
 import type { StatsDeps } from './readStats.js';
-import { WORKER_LIVENESS_MS } from './readStats.js';
 
 const STREAM_ROUTE = '/events/stream';
 

@@ -6,6 +6,7 @@ import {
   type Redis,
   readMirroredCounters,
   resyncFromStore,
+  WORKER_LIVENESS_MS,
 } from '@aggregator/common';
 import type { z } from 'zod';
 import type { statsSchema } from '../apiSchemas.js';
@@ -18,9 +19,6 @@ import type { StoreProvider } from '../reading/storeProvider.js';
  * `GET /topics` pages them. Every topic made the reply grow without bound (5 MB with 20,000).
  */
 export const STATS_TOPICS = 100;
-
-/** A worker is live while its heartbeat is younger than this (it beats every 2 s). */
-export const WORKER_LIVENESS_MS = 10_000;
 
 /** Everything `GET /stats` reports; the schema lives in common (it also feeds the OpenAPI document). */
 export type Stats = z.output<typeof statsSchema>;
