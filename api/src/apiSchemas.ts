@@ -1,7 +1,8 @@
 /**
- * The HTTP API's request and reply shapes as zod schemas, beside `eventSchema`. They are the one
- * source of the OpenAPI document (api/src/openApiDocument.ts): the routes parse with them or return
- * values of their types, and the tests check real replies against the document built from them.
+ * The HTTP API's request and reply shapes as zod schemas, built on the shared `eventSchema`. They
+ * are the one source of the OpenAPI document (operations/openApiDocument.ts): the routes parse with
+ * them or return values of their types, and the tests check real replies against the document
+ * built from them.
  */
 
 import { eventSchema, identifier, parseTopicPattern, type TopicPattern, TopicPatternError } from '@aggregator/common';

@@ -21,7 +21,7 @@ import type { OpenStreams } from './streams/openStreams.js';
 import type { StreamHub } from './streams/streamHub.js';
 import { streamRoute } from './streams/streamRoute.js';
 
-/** Everything the HTTP app needs; only main.ts (and tests) create these. */
+/** Everything the HTTP app needs; only composeApi.ts (and tests of one route) create these. */
 export interface AppDeps extends StatsDeps {
   config: Config;
   publisher: Publisher;

@@ -20,7 +20,7 @@ import type { StoreProvider } from '../reading/storeProvider.js';
  */
 export const STATS_TOPICS = 100;
 
-/** Everything `GET /stats` reports; the schema lives in common (it also feeds the OpenAPI document). */
+/** Everything `GET /stats` reports; the schema is in ../apiSchemas.ts (it also feeds the OpenAPI document). */
 export type Stats = z.output<typeof statsSchema>;
 
 export interface StatsDeps {
