@@ -46,7 +46,7 @@ export {
   waitReady,
 } from './redis.js';
 export { observeRedis, type RedisMemory, readRedisMemory, warnAboutEviction } from './redisChecks.js';
-export { type ScriptCommands, withScripts } from './scripts.js';
+export { withScript } from './scripts.js';
 export {
   type PatternSegment,
   parseTopicPattern,

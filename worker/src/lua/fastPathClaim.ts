@@ -1,7 +1,7 @@
 /**
  * Fast-path duplicate check for one job, in one round trip, within a fixed memory budget.
  *
- * KEYS[1]: the fast-path hash of the job's partition (see keys.ts). Every other key the script
+ * KEYS[1]: the fast-path hash of the job's partition (see common/src/keys.ts). Every other key the script
  *   touches is `KEYS[1]:<generation>:<shard>`: the same hash tag, so the same cluster slot.
  * ARGV[1]: the claiming job's id, encoded (fastPath.ts); ARGV[2]: claims a generation holds before
  *   the next one starts; ARGV[3]: the longest a generation stays the newest, in ms; ARGV[4]: how many
