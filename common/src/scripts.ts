@@ -12,7 +12,8 @@ const DEFINED = Symbol('aggregator.scripts');
  */
 export function withScript<Command>(redis: Redis, name: string, numberOfKeys: number, lua: string): Redis & Command {
   const target = redis as Redis & { [DEFINED]?: Set<string> };
-  const defined = (target[DEFINED] ??= new Set());
+  target[DEFINED] ??= new Set();
+  const defined = target[DEFINED];
   if (!defined.has(name)) {
     redis.defineCommand(name, { numberOfKeys, lua });
     defined.add(name);
