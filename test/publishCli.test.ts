@@ -3,14 +3,13 @@ import {
   checkDeltas,
   DEFAULT_RETRY_POLICY,
   EventSource,
-  ManagedChild,
   type PublishSummary,
   parseRetryAfter,
   planEvents,
-  REPO_ROOT,
   retryDelay,
   type StatsSnapshot,
 } from '@aggregator/load';
+import { ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';

@@ -11,7 +11,7 @@ import {
 } from '@aggregator/common';
 
 /**
- * How the fast path spends its memory (see common/src/lua/fastPathClaim.ts): claims in
+ * How the fast path spends its memory (see lua/fastPathClaim.ts): claims in
  * `generations` generations looked in, plus one being deleted, each made of hashes of about
  * `claimsPerShard` claims so that Redis keeps them as listpacks (`hash-max-listpack-entries`,
  * 128 by default; at 64 on average, a hash over 128 is a once-in-10^12 event).
