@@ -33,6 +33,7 @@ COPY store/package.json store/
 COPY api/package.json api/
 COPY worker/package.json worker/
 COPY client/package.json client/
+COPY stack/package.json stack/
 COPY load/package.json load/
 COPY test/package.json test/
 
@@ -45,6 +46,9 @@ COPY store/ store/
 COPY api/ api/
 COPY worker/ worker/
 COPY client/ client/
+# The load tools' benchmark builds against the local stack's package; the image ships neither
+# the stack nor the benchmark's use of it (only load/dist/publishCli.js runs here).
+COPY stack/ stack/
 COPY load/ load/
 # lerna runs on nx: no daemon and no cloud inside a build.
 RUN NX_DAEMON=false NX_NO_CLOUD=true npm run build
@@ -96,6 +100,6 @@ FROM runtime AS api
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs", "api"]
-# The same V8 flags as API_NODE_FLAGS in load/src/stack/services.ts: they hold the API's peak RSS
+# The same V8 flags as API_NODE_FLAGS in api/src/nodeFlags.ts: they hold the API's peak RSS
 # at about 125–130 MB instead of 150–177 MB, for a few per cent more CPU (README, "Memory").
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "api/dist/main.js"]

@@ -5,7 +5,7 @@
 //           event loop answers. Not /readyz: a Redis outage is not this replica's fault, and
 //           marking every replica unhealthy for it would only add noise.
 //   worker  this container's worker announced itself in Redis within the last 10 s, the rule by
-//           which GET /stats counts live workers (worker/src/heartbeat.ts beats every 2 s). A
+//           which GET /stats counts live workers (common/src/liveness.ts, imported from there). A
 //           worker whose event loop is stuck, or that cannot reach Redis, stops beating.
 //
 // Docker runs this every 10–15 s next to a service with a memory budget, so it must stay cheap:
@@ -18,7 +18,6 @@ import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 const TIMEOUT_MS = 3000;
-const WORKER_LIVENESS_MS = 10_000;
 
 /**
  * The variables the checks read, as loadConfig() reads them: an empty value means unset, a number
@@ -27,7 +26,8 @@ const WORKER_LIVENESS_MS = 10_000;
  */
 /**
  * `host:port,host:port,…` as config.ts reads REDIS_CLUSTER_NODES: the seed nodes, undefined when
- * unset, null when malformed.
+ * unset, null when malformed. A copy of the rule (the api check loads node builtins only):
+ * test/healthcheck.test.ts holds the two to one verdict and one result on generated specs.
  * @param {string | undefined} spec
  */
 function parseClusterNodes(spec) {
@@ -94,6 +94,7 @@ async function checkWorker(config) {
   // Loaded here, so the api check never pays for it.
   const { Cluster, Redis } = await import('ioredis');
   const { createKeys } = await import('../common/dist/keys.js');
+  const { WORKER_LIVENESS_MS } = await import('../common/dist/liveness.js');
   const options = {
     connectionName: 'healthcheck',
     connectTimeout: TIMEOUT_MS - 500,

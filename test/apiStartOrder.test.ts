@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { API_NODE_FLAGS, ENTRYPOINTS, freePort, ManagedChild, startApi, startWorker } from '@aggregator/load';
+import { API_NODE_FLAGS } from '@aggregator/api';
+import { ENTRYPOINTS, freePort, ManagedChild, startApi, startWorker } from '@aggregator/stack';
 import { expect } from 'chai';
 import { environmentOf, mountsOf, readCompose } from './support/deployFiles.js';
 import { withDirReadOnly } from './support/readOnlyMount.js';

@@ -1,4 +1,4 @@
-import { ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { requirePostgres } from './support/postgres.js';
 import { requireTool } from './support/requireTool.js';

@@ -1,3 +1,5 @@
+import type { publishReplySchema, storedEventSchema } from '@aggregator/api';
+import { ERROR_CODES } from '@aggregator/api';
 import {
   ApiError,
   Client,
@@ -10,7 +12,7 @@ import {
   STORED_EVENT_FIELDS,
   type StoredEvent,
 } from '@aggregator/client';
-import { ERROR_CODES, type eventSchema, type publishReplySchema, type storedEventSchema } from '@aggregator/common';
+import type { eventSchema } from '@aggregator/common';
 import { expect } from 'chai';
 import type { z } from 'zod';
 import { fetchThrough } from './support/clientFetch.js';

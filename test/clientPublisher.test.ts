@@ -7,7 +7,7 @@ import {
   PublisherClosedError,
   type RetryNotice,
 } from '@aggregator/client';
-import { freePort } from '@aggregator/load';
+import { freePort } from '@aggregator/stack';
 import { expect } from 'chai';
 import { fetchThrough } from './support/clientFetch.js';
 import { requireTool } from './support/requireTool.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { readRepoFile } from './support/deployFiles.js';
 import { withProcessStack } from './support/processStack.js';

@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { API_NODE_FLAGS } from '@aggregator/api';
 import type { Event } from '@aggregator/common';
-import {
-  API_NODE_FLAGS,
-  EventSource,
-  freePort,
-  type ManagedChild,
-  planEvents,
-  startLocalStack,
-} from '@aggregator/load';
+import { EventSource, planEvents } from '@aggregator/load';
+import { freePort, type ManagedChild, startLocalStack } from '@aggregator/stack';
 import { expect } from 'chai';
 import type { ProcessStack } from './support/processStack.js';
 import { pairKey, produce } from './support/producer.js';

@@ -1,7 +1,6 @@
 import { posix } from 'node:path';
-import { STATUS_PAGE_ASSETS } from '@aggregator/api';
-import { ERROR_CODES, loadConfig } from '@aggregator/common';
-import { API_NODE_FLAGS } from '@aggregator/load';
+import { API_NODE_FLAGS, ERROR_CODES, STATUS_PAGE_ASSETS } from '@aggregator/api';
+import { loadConfig } from '@aggregator/common';
 import { expect } from 'chai';
 import { interpolate, readMergedCompose } from './support/composeMerge.js';
 import {
@@ -429,6 +428,21 @@ describe('Dockerfile', () => {
           `${manifest} before npm ci in stage ${stage.name}`,
         ).to.equal(true);
       }
+    }
+  });
+
+  it('copies the source of every package the build compiles before it builds', () => {
+    const references = (JSON.parse(readRepoFile('tsconfig.json')) as { references: Array<{ path: string }> })
+      .references;
+    const build = stages.find((s) => s.name === 'build');
+    const runBuild = build?.instructions.findIndex((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args)) ?? -1;
+    expect(runBuild, 'the build stage runs npm run build').to.be.greaterThan(0);
+    const copied = (build?.instructions ?? []).slice(0, runBuild).filter((i) => i.op === 'COPY');
+    for (const { path } of references) {
+      expect(
+        copied.some((i) => i.args.split(' ')[0] === `${path}/`),
+        `COPY ${path}/ before npm run build`,
+      ).to.equal(true);
     }
   });
 

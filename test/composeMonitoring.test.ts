@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@aggregator/load';
+import { REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { readMergedCompose } from './support/composeMerge.js';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startRedisServer } from '@aggregator/load';
+import { startRedisServer } from '@aggregator/stack';
 import { expect } from 'chai';
 import { interpolate } from './support/composeMerge.js';
 import { commandOf, environmentOf, readCompose } from './support/deployFiles.js';

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, REPO_ROOT } from '@aggregator/load';
+import { freePort, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import {
   type CurlRequest,

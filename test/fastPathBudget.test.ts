@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createKeys, createRedis, type Event, quitRedis, waitReady } from '@aggregator/common';
-import { freePort } from '@aggregator/load';
+import { freePort } from '@aggregator/stack';
 import { FastPath, fastPathGeometry } from '@aggregator/worker';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createKeys, createRedis, quitRedis, type Redis, waitReady } from '@aggregator/common';
-import { type RedisServer, startRedisServer } from '@aggregator/load';
+import { type RedisServer, startRedisServer } from '@aggregator/stack';
 import {
   decodeJobId,
   encodeJobId,

@@ -10,7 +10,7 @@ import {
   type Redis,
   waitReady,
 } from '@aggregator/common';
-import { startRedisServer } from '@aggregator/load';
+import { startRedisServer } from '@aggregator/stack';
 import { openStoreWriter } from '@aggregator/store';
 import { FastPath, fastPathGeometry, GroupCommitter, type ProcessDeps, processBatch } from '@aggregator/worker';
 import { expect } from 'chai';

@@ -4,8 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '@aggregator/common';
-import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/load';
+import { freePort, REPO_ROOT, startApi, startWorker } from '@aggregator/stack';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { withRedisCluster } from './support/redisCluster.js';
 import { requireTool } from './support/requireTool.js';
 import { REDIS_SERVER } from './support/tools.js';
@@ -134,9 +135,11 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
       }
       const worker = await modulesLoadedBy('worker', { ...env, REPLICA_ID: 'worker-0' }, dir);
       expect(worker.some((url) => url.includes('/node_modules/ioredis/'))).to.equal(true);
-      // The key builders and the partition function they use: pure modules that import nothing else.
+      // The key builders, the partition function they use and the liveness rule: pure modules that
+      // import nothing else.
       expect(worker.filter((url) => url.includes('/common/'))).to.have.members([
         pathToFileURL(join(REPO_ROOT, 'common/dist/keys.js')).href,
+        pathToFileURL(join(REPO_ROOT, 'common/dist/liveness.js')).href,
         pathToFileURL(join(REPO_ROOT, 'common/dist/partition.js')).href,
       ]);
     }));
@@ -200,6 +203,50 @@ describe('Docker health check (deploy/healthcheck.mjs)', () => {
         clusterNodes: config.REDIS_CLUSTER_NODES,
       });
     }
+  });
+
+  it('reads REDIS_CLUSTER_NODES as loadConfig does, whatever the spec (its own copy of the rule)', async () => {
+    // The script parses the seed nodes itself (the api check may load node builtins only), so the
+    // two parsers are held to one verdict and one result on specs built from the characters that
+    // matter to them.
+    const { readCheckConfig } = (await import(pathToFileURL(SCRIPT).href)) as {
+      readCheckConfig: (env: Record<string, string>) => { clusterNodes?: unknown };
+    };
+    const piece = fc.constantFrom(
+      'redis-a',
+      '10.0.0.1',
+      '[::1]',
+      '[fe80::1]',
+      'a b',
+      '[x]',
+      ':',
+      '7000',
+      '65535',
+      '65536',
+      ' ',
+      ',',
+      '[',
+      ']',
+      '0',
+    );
+    const spec = fc.array(piece, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
+    const node = fc.tuple(fc.constantFrom('redis-a', '10.0.0.1', '[::1]', 'h'), fc.integer({ min: 0, max: 99_999 }));
+    const list = fc
+      .array(node, { minLength: 1, maxLength: 3 })
+      .map((nodes) => nodes.map(([h, p]) => `${h}:${p}`).join(', '));
+    fc.assert(
+      fc.property(fc.oneof(spec, list), (s) => {
+        let expected: unknown;
+        try {
+          expected = loadConfig({ REDIS_CLUSTER_NODES: s }).REDIS_CLUSTER_NODES;
+        } catch {
+          expect(() => readCheckConfig({ REDIS_CLUSTER_NODES: s }), s).to.throw(/^invalid configuration/);
+          return;
+        }
+        expect(readCheckConfig({ REDIS_CLUSTER_NODES: s }).clusterNodes, s).to.deep.equal(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('fails with the usage for an unknown role', async () => {

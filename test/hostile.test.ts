@@ -5,16 +5,8 @@
  */
 import querystring from 'node:querystring';
 import type { Stats } from '@aggregator/api';
-import {
-  acceptEvent,
-  ERROR_CODES,
-  eventSchema,
-  eventsQuerySchema,
-  identifier,
-  isJsonObject,
-  pairIdentity,
-  storedEventSchema,
-} from '@aggregator/common';
+import { ERROR_CODES, eventsQuerySchema, storedEventSchema } from '@aggregator/api';
+import { acceptEvent, eventSchema, identifier, isJsonObject, pairIdentity } from '@aggregator/common';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Response } from 'light-my-request';

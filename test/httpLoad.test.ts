@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
-import { freePort, runHttpLoad } from '@aggregator/load';
+import { runHttpLoad } from '@aggregator/load';
+import { freePort } from '@aggregator/stack';
 import { expect } from 'chai';
 
 async function withServer<T>(

@@ -1,4 +1,4 @@
-import { exposureWarning, isLoopback, localUrl } from '@aggregator/load';
+import { exposureWarning, isLoopback, localUrl } from '@aggregator/stack';
 import { expect } from 'chai';
 import { effective, environmentOf, readCompose, readDockerfile } from './support/deployFiles.js';
 

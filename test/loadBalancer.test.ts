@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import type { ManagedChild } from '@aggregator/load';
+import type { ManagedChild } from '@aggregator/stack';
 import { expect } from 'chai';
 import { readCompose } from './support/deployFiles.js';
 import { type AccessLogEntry, haproxyMajorVersion } from './support/haproxy.js';

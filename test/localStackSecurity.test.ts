@@ -1,6 +1,6 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startLocalPostgres, startLocalStack, startPostgresServer } from '@aggregator/load';
+import { freePort, startLocalPostgres, startLocalStack, startPostgresServer } from '@aggregator/stack';
 import { expect } from 'chai';
 import pg from 'pg';
 import { requirePostgres } from './support/postgres.js';

@@ -1,4 +1,4 @@
-import { freePort } from '@aggregator/load';
+import { freePort } from '@aggregator/stack';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';

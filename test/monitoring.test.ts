@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, eventId, type PublishEvent } from '@aggregator/client';
-import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { dashboardExpressions, metricNamesIn, readRules } from './support/monitoringFiles.js';
 import { withProcessStack } from './support/processStack.js';

@@ -1,5 +1,5 @@
-import type { Stats } from '@aggregator/api';
-import { identifier, type statsSchema } from '@aggregator/common';
+import type { Stats, statsSchema } from '@aggregator/api';
+import { identifier } from '@aggregator/common';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { expect } from 'chai';

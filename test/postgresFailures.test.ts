@@ -1,5 +1,6 @@
-import { ERROR_CODES, type Event } from '@aggregator/common';
-import type { PostgresServer } from '@aggregator/load';
+import { ERROR_CODES } from '@aggregator/api';
+import type { Event } from '@aggregator/common';
+import type { PostgresServer } from '@aggregator/stack';
 import { expect } from 'chai';
 import pg from 'pg';
 import { requirePostgres, withPrivatePostgres } from './support/postgres.js';

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stats } from '@aggregator/api';
-import { ERROR_CODES, type Event } from '@aggregator/common';
-import { freePort, type ManagedChild, startApi, startWorker } from '@aggregator/load';
+import { ERROR_CODES } from '@aggregator/api';
+import type { Event } from '@aggregator/common';
+import { freePort, type ManagedChild, startApi, startWorker } from '@aggregator/stack';
+import { POSTGRES_MIGRATIONS } from '@aggregator/store';
 import { expect } from 'chai';
 import pg from 'pg';
 import { requirePostgres, withTestDatabase } from './support/postgres.js';
@@ -114,7 +116,9 @@ describe('PostgreSQL store (processes)', function () {
         const body = (await res.json()) as { error: { code: string; message: string } };
         expect(ERROR_CODES).to.include(body.error.code);
         expect(body.error).to.include({ code: 'not_ready' });
-        expect(body.error.message).to.match(/PostgreSQL at .*schema version 99\b.*\b3\b/);
+        expect(body.error.message).to.match(
+          new RegExp(`PostgreSQL at .*schema version 99\\b.*\\b${POSTGRES_MIGRATIONS.length}\\b`),
+        );
         const events = await fetch(`${stack.apiUrl}/events`);
         expect(events.status).to.equal(503);
         expect(((await events.json()) as { error: { code: string } }).error.code).to.equal('store_unavailable');

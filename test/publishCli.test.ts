@@ -3,15 +3,13 @@ import {
   checkDeltas,
   DEFAULT_RETRY_POLICY,
   EventSource,
-  freePort,
-  ManagedChild,
   type PublishSummary,
   parseRetryAfter,
   planEvents,
-  REPO_ROOT,
   retryDelay,
   type StatsSnapshot,
 } from '@aggregator/load';
+import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
 import { requireTool } from './support/requireTool.js';

@@ -105,7 +105,7 @@ describe('restarts and outages (processes)', function () {
     }));
 
   it('exits non-zero with a readable message on a bad configuration', async () => {
-    const { startApi } = await import('@aggregator/load');
+    const { startApi } = await import('@aggregator/stack');
     try {
       await startApi({ name: 'bad-api', env: { PORT: 'eighty' } });
       expect.fail('the API started with PORT=eighty');

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { waitUntil } from './support/waitUntil.js';
 import { makeEvent, withTempDir } from './support/withStack.js';
 
-/** `npm start`'s launcher (load/dist/startCli.js) as a person runs it, on a data directory of the test's own. */
+/** `npm start`'s launcher (stack/dist/startCli.js) as a person runs it, on a data directory of the test's own. */
 
-const CLI = `${REPO_ROOT}load/dist/startCli.js`;
+const CLI = `${REPO_ROOT}stack/dist/startCli.js`;
 const UP = /^aggregator is up on /;
 
 /** Starts the launcher; `env` replaces the variables it names (undefined removes one). */

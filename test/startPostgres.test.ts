@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stats } from '@aggregator/api';
-import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/load';
+import { freePort, ManagedChild, REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 import { requirePostgres } from './support/postgres.js';
 import { pairKey } from './support/producer.js';
@@ -18,7 +18,7 @@ function startLauncher(dataDir: string, port: number): ManagedChild {
     name: 'npm-start',
     command: process.execPath,
     args: [
-      join(REPO_ROOT, 'load/dist/startCli.js'),
+      join(REPO_ROOT, 'stack/dist/startCli.js'),
       '--store',
       'postgres',
       '--workers',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { REPO_ROOT } from '@aggregator/load';
+import { REPO_ROOT } from '@aggregator/stack';
 import { expect } from 'chai';
 
 /** Opens a store in a fresh node process and reports which drivers that process loaded. */

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ManagedChild } from '@aggregator/load';
+import type { ManagedChild } from '@aggregator/stack';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';

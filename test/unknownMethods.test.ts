@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { ERROR_CODES } from '@aggregator/common';
+import { ERROR_CODES } from '@aggregator/api';
 import { expect } from 'chai';
 import { withProcessStack } from './support/processStack.js';
 

@@ -1,26 +1,27 @@
 import type { Config } from '@aggregator/common';
-import { AppError, type Failpoints, type Metrics, parseFailpoints } from '@aggregator/common';
+import { type Failpoints, type Metrics, parseFailpoints } from '@aggregator/common';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { adminRoutes } from './adminRoutes.js';
-import type { Publisher } from './batchPublisher.js';
-import { bearerAuth } from './bearerAuth.js';
-import { errorMiddleware } from './errorMiddleware.js';
-import { eventsRoute } from './eventsRoute.js';
-import { healthzRoute, type Readiness, readyzRoute } from './healthRoutes.js';
-import { httpMetrics, metricsRoute, registerClusterGauges } from './metricsRoute.js';
-import { openApiRoute } from './openApiRoute.js';
-import type { OpenStreams } from './openStreams.js';
+import { AppError } from './http/appErrors.js';
+import { bearerAuth } from './http/bearerAuth.js';
+import { errorMiddleware } from './http/errorMiddleware.js';
+import { type RequestState, requestId } from './http/requestId.js';
+import { adminRoutes } from './operations/adminRoutes.js';
+import { healthzRoute, type Readiness, readyzRoute } from './operations/healthRoutes.js';
+import { httpMetrics, metricsRoute, registerClusterGauges } from './operations/metricsRoute.js';
+import { openApiRoute } from './operations/openApiRoute.js';
+import { readStats, type StatsDeps } from './operations/readStats.js';
 import { statusPageRoute } from './operations/statusPage/statusPage.js';
-import { publishRoute } from './publishRoute.js';
-import type { QueueDepthGuard } from './queueDepthGuard.js';
-import { readStats, type StatsDeps } from './readStats.js';
-import { type RequestState, requestId } from './requestId.js';
-import type { StreamHub } from './streamHub.js';
-import { streamRoute } from './streamRoute.js';
-import { topicsRoute } from './topicsRoute.js';
+import type { Publisher } from './publishing/batchPublisher.js';
+import { publishRoute } from './publishing/publishRoute.js';
+import type { QueueDepthGuard } from './publishing/queueDepthGuard.js';
+import { eventsRoute } from './reading/eventsRoute.js';
+import { topicsRoute } from './reading/topicsRoute.js';
+import type { OpenStreams } from './streams/openStreams.js';
+import type { StreamHub } from './streams/streamHub.js';
+import { streamRoute } from './streams/streamRoute.js';
 
-/** Everything the HTTP app needs; only main.ts (and tests) create these. */
+/** Everything the HTTP app needs; only composeApi.ts (and tests of one route) create these. */
 export interface AppDeps extends StatsDeps {
   config: Config;
   publisher: Publisher;

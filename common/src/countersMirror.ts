@@ -1,12 +1,18 @@
 import type { Keys } from './keys.js';
+import { PUBLISH_COUNTERS } from './lua/publishCounters.js';
 import type { Redis } from './redis.js';
-import { type ScriptCommands, withScripts } from './scripts.js';
+import { withScript } from './scripts.js';
 import type { Counters, StoreCounters } from './types.js';
 
 // Lua's unpack() has a stack limit of a few thousand values; stay well under it.
 const TOPICS_PER_CALL = 1000;
 
 type PipelineResult = Array<[Error | null, unknown]> | null;
+
+/** The counters script as a command (see lua/publishCounters.ts for its keys and arguments). */
+interface PublishCountersCommand {
+  publishCounters(...keysThenArgs: Array<string | number>): Promise<number>;
+}
 
 /**
  * Publishes the store's totals to the Redis stats hash (see lua/publishCounters.ts: the largest
@@ -19,7 +25,8 @@ export async function publishCounters(
   counters: StoreCounters,
   topics: readonly string[] = [],
 ): Promise<void> {
-  const pipeline = withScripts(redis).pipeline() as unknown as ScriptCommands & { exec(): Promise<PipelineResult> };
+  const scripted = withScript<PublishCountersCommand>(redis, 'publishCounters', 2, PUBLISH_COUNTERS);
+  const pipeline = scripted.pipeline() as unknown as PublishCountersCommand & { exec(): Promise<PipelineResult> };
   let offset = 0;
   do {
     pipeline.publishCounters(

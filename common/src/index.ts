@@ -1,26 +1,4 @@
-export {
-  anyErrorReplySchema,
-  errorReplySchema,
-  eventsQuerySchema,
-  healthReplySchema,
-  MAX_EVENTS_PAGE,
-  MAX_TOPICS_PAGE,
-  oneTopicFilter,
-  publishBodySchema,
-  publishReplySchema,
-  queryIssueSchema,
-  readinessChecksSchema,
-  readyReplySchema,
-  statsSchema,
-  storedEventSchema,
-  streamQuerySchema,
-  type TopicFilter,
-  topicFilterOf,
-  topicFilterShape,
-  topicStatsSchema,
-  topicsQuerySchema,
-  validationIssueSchema,
-} from './apiSchemas.js';
+export { integerOption, UsageError } from './cliOptions.js';
 export {
   type ClusterNode,
   CONFIG_VARIABLES,
@@ -50,17 +28,16 @@ export {
   isJsonObject,
   type JsonShape,
   MAX_PAYLOAD_DEPTH,
-  parsePublishBody,
 } from './eventSchema.js';
 export { FAILPOINT_NAMES, type FailpointName, type Failpoints, parseFailpoints } from './failpoints.js';
 export { keySlot } from './keySlot.js';
 export { createKeys, type KeyOptions, type Keys, keysFromConfig, pairIdentity, type QueueKeys } from './keys.js';
 export { handleSignals, Resources } from './lifecycle.js';
+export { HEARTBEAT_MS, WORKER_LIVENESS_MS } from './liveness.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetrics, type Metrics, scrapeGauge, serveMetrics } from './metrics.js';
 export { announceReady, isReadyMessage, onParentGone, type ReadyMessage } from './parentChannel.js';
 export { fnv1a32, parsePartitionList, partitionOf } from './partition.js';
-export { BATCH_JOB_NAME, batchJobOptions } from './queue.js';
 export {
   type ConnectionRole,
   createRedis,
@@ -71,13 +48,11 @@ export {
   waitReady,
 } from './redis.js';
 export { observeRedis, type RedisMemory, readRedisMemory, warnAboutEviction } from './redisChecks.js';
-export { type ScriptCommands, withScripts } from './scripts.js';
+export { withScript } from './scripts.js';
 export {
   type PatternSegment,
   parseTopicPattern,
   type TopicPattern,
   TopicPatternError,
-  topicRange,
 } from './topicPattern.js';
 export type * from './types.js';
-export { waitForReplicas } from './waitForReplicas.js';

@@ -28,7 +28,7 @@ export interface QueueKeys {
   readonly queueName: string;
   /**
    * The fast-path hash of this queue's jobs (in the queue's slot); its claims live in the hashes
-   * `<fastPath>:<generation>:<shard>` (common/src/lua/fastPathClaim.ts).
+   * `<fastPath>:<generation>:<shard>` (worker/src/lua/fastPathClaim.ts).
    */
   readonly fastPath: string;
   /** A small key that readiness writes, to learn whether this queue's Redis node takes writes. */

@@ -46,13 +46,17 @@ export interface RedisMemory {
 }
 
 /**
- * Reads the memory of every master: one server, or each master of a cluster (as `INFO` works where
- * `CONFIG` is disabled, as on managed services). A cluster client lists its masters only once it
- * has read the slot map: before that, none.
+ * Reads the memory of every master that answers: one server, or each master of a cluster (as
+ * `INFO` works where `CONFIG` is disabled, as on managed services). A master that does not answer
+ * (killed, or cut off while the cluster fails it over) is left out, so that one lost shard does
+ * not hide the others. A cluster client lists its masters only once it has read the slot map:
+ * before that, none.
+ *
+ * @throws the error of the last master asked when none answered
  */
 export async function readRedisMemory(redis: Redis): Promise<RedisMemory[]> {
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  return Promise.all(
+  const read = await Promise.allSettled(
     servers.map(async (server) => {
       const info = await server.info('memory');
       const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
@@ -63,4 +67,8 @@ export async function readRedisMemory(redis: Redis): Promise<RedisMemory[]> {
       };
     }),
   );
+  const answered = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = read.findLast((r) => r.status === 'rejected');
+  if (answered.length === 0 && failed) throw failed.reason;
+  return answered;
 }

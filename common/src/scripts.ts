@@ -1,23 +1,22 @@
-import { FAST_PATH_CLAIM } from './lua/fastPathClaim.js';
-import { PUBLISH_COUNTERS } from './lua/publishCounters.js';
 import type { Redis } from './redis.js';
-
-/** The Lua scripts as typed commands (ioredis sends EVALSHA and falls back to EVAL). */
-export interface ScriptCommands {
-  /** The claim script with binary replies (see lua/fastPathClaim.ts for its inputs). */
-  fastPathClaimBuffer(key: string, ...args: Array<string | number | Buffer>): Promise<Buffer[]>;
-  publishCounters(...keysThenArgs: Array<string | number>): Promise<number>;
-}
 
 const DEFINED = Symbol('aggregator.scripts');
 
-/** Registers the scripts on a connection (once) and returns it typed. */
-export function withScripts(redis: Redis): Redis & ScriptCommands {
-  const target = redis as Redis & ScriptCommands & { [DEFINED]?: true };
-  if (!target[DEFINED]) {
-    redis.defineCommand('fastPathClaim', { numberOfKeys: 1, lua: FAST_PATH_CLAIM });
-    redis.defineCommand('publishCounters', { numberOfKeys: 2, lua: PUBLISH_COUNTERS });
-    target[DEFINED] = true;
+/**
+ * Registers a Lua script as the command `name` on a connection (once per connection) and returns
+ * the connection typed with it: ioredis then sends EVALSHA and falls back to EVAL, and adds a
+ * `<name>Buffer` variant with binary replies. Each script lives in a module of its own, with its
+ * keys, arguments and reply in its header (common/src/lua/, worker/src/lua/).
+ *
+ * @typeParam Command - the typed signature(s) of the command, e.g. `{ name(...args): Promise<number> }`
+ */
+export function withScript<Command>(redis: Redis, name: string, numberOfKeys: number, lua: string): Redis & Command {
+  const target = redis as Redis & { [DEFINED]?: Set<string> };
+  target[DEFINED] ??= new Set();
+  const defined = target[DEFINED];
+  if (!defined.has(name)) {
+    redis.defineCommand(name, { numberOfKeys, lua });
+    defined.add(name);
   }
-  return target;
+  return redis as Redis & Command;
 }

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { integerOption } from '@aggregator/common';
+import type { LocalStack } from '@aggregator/stack';
 import { type BenchStackOptions, withBenchStack } from './bench/benchStack.js';
 import { type Ceilings, describeCeilings, measureCeilings, measureStoreScaling } from './bench/ceilings.js';
 import { describeCpu, formatTable } from './bench/formatTable.js';
@@ -7,7 +9,6 @@ import { printMatrix, runPartitionMatrix } from './bench/partitionMatrix.js';
 import { type QueryFigures, type QueryResult, runQueries } from './bench/queryLoad.js';
 import { type Bench, type ModeResult, runMode } from './bench/runMode.js';
 import { printScalingMatrix, printStoreScaling, runScalingMatrix } from './bench/scalingMatrix.js';
-import type { LocalStack } from './stack/localStack.js';
 
 const HELP = `npm run bench -- [options]
 
@@ -111,22 +112,20 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}`);
-    return n;
-  };
+  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number) =>
+    integerOption(name, raw, min, max, fallback);
   const smoke = values.smoke;
-  const dup = num('dup', values.dup, 0.2, 0, 0.99);
-  const batch = num('batch', values.batch, 100, 1, 10_000);
+  const dup = values.dup === undefined ? 0.2 : Number(values.dup);
+  if (values.dup?.trim() === '' || !(dup >= 0 && dup <= 0.99)) throw new Error('--dup must be a number from 0 to 0.99');
+  const batch = int('batch', values.batch, 100, 1, 10_000);
   const client = oneOf('client', values.client, ['lean', 'autocannon', 'aggregator'] as const);
   const ids = oneOf('ids', values.ids, ['ordered', 'random'] as const);
-  const topics = num('topics', values.topics, 8, 1, 100_000);
+  const topics = int('topics', values.topics, 8, 1, 100_000);
   const storeKind = oneOf('store', values.store, ['sqlite', 'postgres'] as const);
-  const list = (name: string, raw: string, max: number) => raw.split(',').map((n) => num(name, n.trim(), 1, 1, max));
+  const list = (name: string, raw: string, max: number) => raw.split(',').map((n) => int(name, n.trim(), 1, 1, max));
   const apisList = list('apis', values.apis, 16);
   const workersList = list('workers', values.workers, 16);
-  const rounds = num('rounds', values.rounds, smoke ? 1 : 3, 1, 100);
+  const rounds = int('rounds', values.rounds, smoke ? 1 : 3, 1, 100);
   const stackOptions = {
     apis: apisList[0] as number,
     workers: workersList[0] as number,
@@ -135,11 +134,11 @@ async function main(): Promise<void> {
   } satisfies Partial<BenchStackOptions>;
   const setup = { store: storeKind, workers: stackOptions.workers, apis: stackOptions.apis };
   const connections = (fallback: number, smokeFallback: number) =>
-    num('connections', values.connections, smoke ? smokeFallback : fallback, 1, 1024);
+    int('connections', values.connections, smoke ? smokeFallback : fallback, 1, 1024);
   const modeOptions = (mode: 'batch' | 'single') =>
     mode === 'batch'
       ? {
-          events: num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9),
+          events: int('events', values.events, smoke ? 2000 : 200_000, 1, 1_000_000_000),
           batch,
           dup,
           connections: connections(16, 4),
@@ -148,7 +147,7 @@ async function main(): Promise<void> {
           topics,
         }
       : {
-          events: num('events', values.events, smoke ? 500 : 60_000, 1, 1e9),
+          events: int('events', values.events, smoke ? 500 : 60_000, 1, 1_000_000_000),
           batch: 1,
           dup,
           connections: connections(64, 8),
@@ -160,7 +159,7 @@ async function main(): Promise<void> {
   if (values.writers !== undefined) {
     if (values.modes !== 'ceiling') throw new Error('--writers measures the store alone: it needs --modes ceiling');
     const writers = list('writers', values.writers, 64);
-    const events = num('events', values.events, smoke ? 2000 : 200_000, 1, 1e9);
+    const events = int('events', values.events, smoke ? 2000 : 200_000, 1, 1_000_000_000);
     await withBenchStack({ ...stackOptions, redis: 'single', partitions: 1 }, async ({ stack }, dir) => {
       const results = await measureStoreScaling(
         {
@@ -204,13 +203,13 @@ async function main(): Promise<void> {
   if (values.partitions !== undefined || values.redis !== undefined || values['wait-replicas'] !== undefined) {
     const modes = listOption('modes', values.modes ?? 'batch', ['batch', 'single'] as const);
     const topologies = listOption('redis', values.redis ?? 'single', ['single', 'cluster'] as const);
-    const partitions = (values.partitions ?? '1').split(',').map((p) => num('partitions', p.trim(), 1, 1, 256));
+    const partitions = (values.partitions ?? '1').split(',').map((p) => int('partitions', p.trim(), 1, 1, 256));
     const results = await runPartitionMatrix({
       topologies,
       partitions,
       modes,
       stack: stackOptions,
-      waitReplicas: num('wait-replicas', values['wait-replicas'], 0, 0, 1),
+      waitReplicas: int('wait-replicas', values['wait-replicas'], 0, 0, 1),
       mode: modeOptions,
       progress: (line) => process.stderr.write(`${line}\n`),
     });
@@ -239,7 +238,7 @@ async function main(): Promise<void> {
     let ceilings: Ceilings | undefined;
     let redisMb: { used: number; peak: number } | undefined;
     let singlePeak = 0;
-    await fillStore(bench, num('fill', values.fill, 0, 0, 1e9), { batch, dup, ids, topics });
+    await fillStore(bench, int('fill', values.fill, 0, 0, 1_000_000_000), { batch, dup, ids, topics });
     for (const mode of modes) {
       if (mode === 'ceiling') {
         // Its keys and jobs are not the service's: when it runs last, Redis's memory is read before it.
@@ -257,14 +256,20 @@ async function main(): Promise<void> {
         if (mode === 'single') singlePeak = r.eventsPerSecond;
         results.push(r);
       } else if (mode === 'query') {
-        const seconds = num('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
+        const seconds = int('query-seconds', values['query-seconds'], smoke ? 1 : 5, 1, 3600);
         const stored = await maxSeq(store);
         const q = await runQueries(stack.url, store, topics, stored, seconds);
         queries = { ...q, storedEvents: stored, topics };
       } else {
-        const rate = num('lag-rate', values['lag-rate'], Math.max(50, Math.round((singlePeak || 2000) / 2)), 1, 1e7);
-        const seconds = num('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
-        const streams = mode === 'stream' ? num('streams', values.streams, smoke ? 5 : 50, 1, 10_000) : undefined;
+        const rate = int(
+          'lag-rate',
+          values['lag-rate'],
+          Math.max(50, Math.round((singlePeak || 2000) / 2)),
+          1,
+          10_000_000,
+        );
+        const seconds = int('lag-seconds', values['lag-seconds'], smoke ? 1 : 10, 1, 3600);
+        const streams = mode === 'stream' ? int('streams', values.streams, smoke ? 5 : 50, 1, 10_000) : undefined;
         results.push(
           await runMode(bench, mode, {
             events: rate * seconds,

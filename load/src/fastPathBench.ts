@@ -3,14 +3,15 @@ import { parseArgs } from 'node:util';
 import {
   createKeys,
   createRedis,
+  integerOption,
   parseMemoryBudget,
   quitRedis,
   type Redis,
   readRedisMemory,
   waitReady,
 } from '@aggregator/common';
+import { startRedisServer } from '@aggregator/stack';
 import { FAST_PATH_LAYOUT, FastPath, fastPathGeometry } from '@aggregator/worker';
-import { startRedisServer } from './stack/redisServer.js';
 
 const HELP = `npm run bench:fastpath -- [options]
 
@@ -26,12 +27,6 @@ Measures the fast path against a private redis-server, without the rest of the s
   --retry-window N    retries come back within this many events                     default 5000
   --replay-reach LIST replays reach back this many times the retained claims        default 0.5,1,2,10
   -h, --help`;
-
-function positiveInt(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1`);
-  return n;
-}
 
 function used(info: string, field: string): number {
   return Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1]);
@@ -135,8 +130,8 @@ async function main(): Promise<void> {
   }
   const budget = parseMemoryBudget(values.budget);
   if (!('bytes' in budget)) throw new Error('--budget must be a size here (e.g. 8mb): there is no maxmemory');
-  const events = positiveInt('events', values.events);
-  const retryWindow = positiveInt('retry-window', values['retry-window']);
+  const events = integerOption('events', values.events, 1, Number.MAX_SAFE_INTEGER);
+  const retryWindow = integerOption('retry-window', values['retry-window'], 1, Number.MAX_SAFE_INTEGER);
   const reaches = values['replay-reach'].split(',').map(Number);
   if (reaches.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error('--replay-reach takes positive numbers');
 

@@ -1,8 +1,9 @@
 import { DEFAULT_RETRY_POLICY, type RetryNotice } from '@aggregator/client';
+import { UsageError } from '@aggregator/common';
 import { EventSource, planEvents } from './publisher/generateEvents.js';
 import { isRefused, nothingListening } from './publisher/nothingListening.js';
 import { Progress, progressMode } from './publisher/progress.js';
-import { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs, UsageError } from './publisher/publishOptions.js';
+import { EXIT, PUBLISH_HELP, type PublishOptions, parsePublishArgs } from './publisher/publishOptions.js';
 import { unresolvedHost } from './publisher/resolveHost.js';
 import { SendError, type SendReport, sendBatches } from './publisher/sendBatches.js';
 import { buildSummary, formatSummary, type PublishSummary } from './publisher/summary.js';

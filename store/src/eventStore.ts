@@ -5,7 +5,7 @@ import type { Event, StoreCounters, TopicPattern } from '@aggregator/common';
  * this one interface, SQLite (`sqlite/`, embedded, the default) and PostgreSQL (`postgres/`, for
  * replicas on many hosts); `openStore.ts` picks one from the configuration. Nothing here names a
  * driver, a connection or a transaction: callers see only promises of plain values, and the
- * contract suite (`test/storeContract.test.ts`) is what every adapter must pass.
+ * contract suite (`test/support/storeContract.ts`) is what every adapter must pass.
  */
 
 export type { StoreCounters };

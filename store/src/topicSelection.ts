@@ -1,5 +1,6 @@
-import { type TopicPattern, topicRange } from '@aggregator/common';
+import type { TopicPattern } from '@aggregator/common';
 import type { ListQuery } from './eventStore.js';
+import { topicRange } from './topicRange.js';
 
 /**
  * How an adapter reads the topics a query selects, shared by both: the bounds of a range read over

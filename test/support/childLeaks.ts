@@ -1,4 +1,4 @@
-import { liveChildren, type ManagedChild } from '@aggregator/load';
+import { liveChildren, type ManagedChild } from '@aggregator/stack';
 
 /**
  * Fails `test` when it left a child process running (other than the `allowed` shared servers), after killing them:

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@aggregator/load';
+import { REPO_ROOT } from '@aggregator/stack';
 import { parse } from 'yaml';
 
 /**

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@aggregator/load';
+import { REPO_ROOT } from '@aggregator/stack';
 
 /** The load balancer's configuration: the file docker-compose.yml mounts into the haproxy image. */
 export const LB_CONFIG_PATH = join(REPO_ROOT, 'deploy', 'haproxy.cfg');

@@ -1,4 +1,4 @@
-import { type RedisServer, startRedisServer } from '@aggregator/load';
+import { type RedisServer, startRedisServer } from '@aggregator/stack';
 import { failOnLeakedChildren } from './childLeaks.js';
 import { stopTestPostgres, testPostgresChild } from './postgres.js';
 import { toolsPresent } from './requireTool.js';

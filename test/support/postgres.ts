@@ -9,7 +9,7 @@ import {
   type ManagedChild,
   type PostgresServer,
   startPostgresServer,
-} from '@aggregator/load';
+} from '@aggregator/stack';
 
 /**
  * The PostgreSQL of the test run: `TEST_DATABASE_URL` (a server whose user may create databases),

@@ -9,7 +9,7 @@ import {
   startApi,
   startRedisServer,
   startWorker,
-} from '@aggregator/load';
+} from '@aggregator/stack';
 import { type RedisClusterFixture, withRedisCluster } from './redisCluster.js';
 import { waitUntil } from './waitUntil.js';
 import { withTempDir } from './withStack.js';

@@ -1,4 +1,4 @@
-import { type RedisCluster, startRedisCluster } from '@aggregator/load';
+import { type RedisCluster, startRedisCluster } from '@aggregator/stack';
 import { withTempDir } from './withStack.js';
 
 /** A Redis Cluster of the test's own: 3 masters with a replica each, on free ports. */
@@ -6,7 +6,7 @@ export type RedisClusterFixture = RedisCluster;
 
 /**
  * Starts 6 `redis-server --cluster-enabled yes` (AOF on, a short node timeout so failovers take
- * seconds) joined as 3 masters with a replica each (load/src/stack/redisCluster.ts), waits for
+ * seconds) joined as 3 masters with a replica each (stack/src/redisCluster.ts), waits for
  * `cluster_state:ok` on all of them, runs `fn`, and stops every node.
  */
 export async function withRedisCluster<T>(fn: (cluster: RedisClusterFixture) => Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { API_NODE_FLAGS, ENTRYPOINTS, type ManagedChild, REPO_ROOT, redisServerBinary } from '@aggregator/load';
+import { API_NODE_FLAGS } from '@aggregator/api';
+import { ENTRYPOINTS, type ManagedChild, REPO_ROOT, redisServerBinary } from '@aggregator/stack';
 import { type AccessLogEntry, haproxyArgs, LB_CONFIG_PATH, parseAccessLog } from './haproxy.js';
 import type { DnsRecords } from './netns/dnsAnswer.js';
 import { forwardingServer } from './netns/forwardingServer.js';

@@ -2,41 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createApp,
-  lazyStoreReader,
-  openPartitionQueues,
-  openStreamsOf,
-  type PartitionQueue,
-  QueueDepthGuard,
-  QueuePublisher,
-  type Stats,
-  StreamHub,
-} from '@aggregator/api';
+import { type ApiProcess, composeApi, type PartitionQueue, type Stats } from '@aggregator/api';
 import {
   type BatchJobData,
   type Config,
   createLogger,
-  createMetrics,
   createRedis,
   type Event,
   type Keys,
-  keysFromConfig,
   loadConfig,
-  parseFailpoints,
   quitRedis,
   type Redis,
   waitReady,
 } from '@aggregator/common';
 import { openStoreWriter } from '@aggregator/store';
-import {
-  commitAnnouncer,
-  consumedQueues,
-  createWorker,
-  FastPath,
-  GroupCommitter,
-  readFastPathGeometry,
-} from '@aggregator/worker';
+import { composeWorker, FastPath, readFastPathGeometry, type WorkerProcess } from '@aggregator/worker';
 import type { Queue, Worker } from 'bullmq';
 import inject, { type InjectOptions, type Response } from 'light-my-request';
 import { waitUntil } from './waitUntil.js';
@@ -90,7 +70,10 @@ export interface InProcessStack {
 
 /**
  * An API app and (unless `workers: 0`) one worker in this process, on the shared test Redis with a
- * unique prefix and a temp SQLite file; everything is released when `fn` ends.
+ * unique prefix and a temp SQLite file; everything is released when `fn` ends. Both are composed
+ * by the functions their entrypoints call (`composeApi`, `composeWorker`): the coalescing
+ * publisher, the commit subscriber, the visible head, the heartbeat, as users run them. Each
+ * worker is a replica of its own (`REPLICA_ID` `<id>-w<n>`) with its own store connection.
  */
 export async function withStack<T>(
   options: { workers?: number; env?: Record<string, string> },
@@ -98,71 +81,44 @@ export async function withStack<T>(
 ): Promise<T> {
   return withTempDir(async (dir) => {
     const config = testConfig(dir, options.env);
-    const keys = keysFromConfig(config);
     const logger = createLogger({ level: 'silent', service: 'test', replica: 'test', pretty: false });
-    const apiRedis = createRedis(config, 'request', 'test-api');
-    const workerRedis = createRedis(config, 'blocking', 'test-worker');
-    const queues = openPartitionQueues(keys, apiRedis);
-    const queue = (queues[0] as PartitionQueue).queue;
-    const storeWriter = await openStoreWriter(config);
-    const storeReader = lazyStoreReader(config);
-    const workers: Worker<BatchJobData>[] = [];
+    // The tests' own connection, for the fast path as the workers have it.
+    const testRedis = createRedis(config, 'blocking', 'test-fast-path');
+    const replicas: WorkerProcess[] = [];
+    const stopped: string[] = [];
+    let api: ApiProcess | undefined;
     try {
-      await Promise.all([waitReady(apiRedis, 5000), waitReady(workerRedis, 5000)]);
-      // As worker/src/main.ts: the fast path's budget from the configuration and Redis' maxmemory.
-      const geometry = await readFastPathGeometry(workerRedis, config, logger);
-      const fastPathOf = (topic: string) => new FastPath(workerRedis, keys.queue(keys.partitionOf(topic)), geometry);
-      const guard = new QueueDepthGuard(queues, config.MAX_QUEUE_DEPTH, logger);
-      const metrics = createMetrics('api');
-      const app = createApp({
-        config,
-        logger,
-        redis: apiRedis,
-        queues,
-        keys,
-        store: storeReader,
-        readiness: { shuttingDown: false },
-        guard,
-        metrics,
-        hub: new StreamHub(storeReader, config.STREAM_POLL_MS, logger),
-        streams: openStreamsOf(config, metrics),
-        publisher: new QueuePublisher(queues, keys, apiRedis, config, (jobs, events) =>
-          guard.recordEnqueued(jobs, events),
-        ),
-      });
-      const callback = app.callback();
+      // The store as a worker that ran before created it: with `workers: 0` too, /stats and the
+      // reads have a store to answer from.
+      await (await openStoreWriter(config)).close();
+      api = await composeApi(config, { logger });
+      const { keys, redis, queues } = api;
+      await Promise.all([waitReady(redis, 5000), waitReady(testRedis, 5000)]);
+      const geometry = await readFastPathGeometry(testRedis, config, logger);
+      const fastPathOf = (topic: string) => new FastPath(testRedis, keys.queue(keys.partitionOf(topic)), geometry);
+      const callback = api.app.callback();
       const request = (opts: InjectOptions) => inject(callback, opts);
       const stats = async () => (await request({ method: 'GET', url: '/stats' })).json() as Stats;
       const startWorker = async () => {
-        // As worker/src/main.ts: each commit is announced to the streams.
-        const committer = new GroupCommitter(storeWriter, commitAnnouncer(workerRedis, keys, logger));
-        const replica = consumedQueues(config, keys).map((q) =>
-          createWorker(
-            config,
-            workerRedis,
-            {
-              store: storeWriter,
-              committer,
-              keys,
-              redis: workerRedis,
-              fastPath: new FastPath(workerRedis, q, geometry),
-              failpoints: parseFailpoints(undefined),
-            },
+        const replica = composeWorker(
+          { ...config, REPLICA_ID: `${config.REPLICA_ID}-w${replicas.length + 1}` },
+          {
             logger,
-            q,
-          ),
+            // Not process.exit: the test fails when it ends (below).
+            onStopped: (error, partition) => stopped.push(`partition ${partition}: ${error.message}`),
+          },
         );
-        workers.push(...replica);
-        for (const worker of replica) void worker.run();
-        await Promise.all(replica.map((w) => w.waitUntilReady()));
-        return replica;
+        replicas.push(replica);
+        const { workers } = await replica.start();
+        await Promise.all(workers.map(({ worker }) => worker.waitUntilReady()));
+        return workers.map(({ worker }) => worker);
       };
       for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
-      return await fn({
+      const result = await fn({
         config,
         keys,
-        redis: apiRedis,
-        queue,
+        redis,
+        queue: (queues[0] as PartitionQueue).queue,
         queues,
         request,
         publish: (body) =>
@@ -184,12 +140,11 @@ export async function withStack<T>(
         startWorker,
         fastPathOf,
       });
+      if (stopped.length > 0) throw new Error(`a worker stopped running: ${stopped.join('; ')}`);
+      return result;
     } finally {
-      await Promise.all(workers.map((w) => w.close()));
-      await Promise.all(queues.map((q) => q.queue.close()));
-      await Promise.all([quitRedis(apiRedis), quitRedis(workerRedis)]);
-      await storeReader.close();
-      await storeWriter.close();
+      // Workers first, as a deployment stops: they finish their jobs while the API still holds Redis.
+      await Promise.all([...replicas.map((r) => r.close()), quitRedis(testRedis)]).finally(() => api?.close());
     }
   });
 }

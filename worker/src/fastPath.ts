@@ -7,9 +7,15 @@ import {
   pairIdentity,
   type QueueKeys,
   type Redis,
-  withScripts,
+  withScript,
 } from '@aggregator/common';
 import type { FastPathGeometry } from './fastPathBudget.js';
+import { FAST_PATH_CLAIM } from './lua/fastPathClaim.js';
+
+/** The claim script as a command, with binary replies (see lua/fastPathClaim.ts for its inputs). */
+interface ClaimCommand {
+  fastPathClaimBuffer(key: string, ...args: Array<string | number | Buffer>): Promise<Buffer[]>;
+}
 
 /** Bytes of a pair's digest: 128 bits, so two pairs share one by chance about once in 2^64 pairs. */
 const DIGEST_BYTES = 16;
@@ -45,12 +51,12 @@ export function decodeJobId(stored: Buffer): string {
 
 /**
  * The Redis fast path of one worker for one queue partition (the protocol and its memory bound:
- * common/src/lua/fastPathClaim.ts): each pair is claimed once, with the first job's id. A later job
+ * lua/fastPathClaim.ts): each pair is claimed once, with the first job's id. A later job
  * may skip an event only when the store confirms that the claiming job was applied. Its keys carry
  * the partition's hash tag, so one job's claims are one script call in one slot.
  */
 export class FastPath {
-  readonly #scripts;
+  readonly #scripts: Redis & ClaimCommand;
 
   constructor(
     redis: Redis,
@@ -58,7 +64,7 @@ export class FastPath {
     readonly geometry: FastPathGeometry,
     private readonly metrics?: Pick<Metrics, 'fastPathLookups'>,
   ) {
-    this.#scripts = withScripts(redis);
+    this.#scripts = withScript<ClaimCommand>(redis, 'fastPathClaim', 1, FAST_PATH_CLAIM);
   }
 
   /**

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Config,
   coerceError,
+  isTransientFailure,
   type Logger,
   type MemoryBudget,
   type Redis,
@@ -9,7 +11,7 @@ import {
 } from '@aggregator/common';
 
 /**
- * How the fast path spends its memory (see common/src/lua/fastPathClaim.ts): claims in
+ * How the fast path spends its memory (see lua/fastPathClaim.ts): claims in
  * `generations` generations looked in, plus one being deleted, each made of hashes of about
  * `claimsPerShard` claims so that Redis keeps them as listpacks (`hash-max-listpack-entries`,
  * 128 by default; at 64 on average, a hash over 128 is a once-in-10^12 event).
@@ -76,6 +78,34 @@ export function fastPathGeometry(budgetBytes: number, windowSeconds: number): Fa
   };
 }
 
+/** The longest wait between two tries to read the masters' memory at start-up. */
+const MAX_RETRY_MS = 2000;
+
+/**
+ * The memory of the masters that answer. The budget is a share of their `maxmemory`: on a cluster,
+ * wait until they are known. A worker may start while Redis is down or a master fails over (a
+ * supervisor restarting it in the middle of an outage): it waits, with a log line per try, rather
+ * than exiting; BullMQ would wait for Redis next anyway.
+ */
+async function readMastersMemory(redis: Redis, logger: Logger): Promise<RedisMemory[]> {
+  for (let attempt = 1; ; attempt++) {
+    if (redis.isCluster && redis.status !== 'ready') await new Promise((ready) => redis.once('ready', ready));
+    try {
+      const masters = await readRedisMemory(redis);
+      if (masters.length > 0) return masters;
+    } catch (e: unknown) {
+      const error = coerceError(e);
+      if (!isTransientFailure(error)) throw error;
+      const retryInMs = Math.min(100 * 2 ** (attempt - 1), MAX_RETRY_MS);
+      logger.warn(
+        { err: error.message, attempt, retryInMs },
+        'Redis cannot be reached yet to size the fast path; retrying',
+      );
+      await sleep(retryInMs);
+    }
+  }
+}
+
 /**
  * The geometry of every partition's fast path, from the configuration and what Redis says of its
  * memory (read once, at start-up: a changed `maxmemory` takes effect at the next start). Warns when
@@ -87,9 +117,7 @@ export async function readFastPathGeometry(
   config: Pick<Config, 'DEDUP_MEMORY_BUDGET' | 'DEDUP_TTL_SECONDS' | 'QUEUE_PARTITIONS'>,
   logger: Logger,
 ): Promise<FastPathGeometry> {
-  // The budget is a share of the masters' maxmemory: on a cluster, wait until they are known.
-  if (redis.isCluster && redis.status !== 'ready') await new Promise((ready) => redis.once('ready', ready));
-  const masters = await readRedisMemory(redis);
+  const masters = await readMastersMemory(redis, logger);
   const geometry = fastPathGeometry(
     partitionBudget(config.DEDUP_MEMORY_BUDGET, masters, config.QUEUE_PARTITIONS),
     config.DEDUP_TTL_SECONDS,

@@ -1,7 +1,4 @@
-import { coerceError, type Keys, type Logger, type Redis } from '@aggregator/common';
-
-/** How often a worker announces itself; the API counts it live for five beats. */
-export const HEARTBEAT_MS = 2000;
+import { coerceError, HEARTBEAT_MS, type Keys, type Logger, type Redis } from '@aggregator/common';
 
 /**
  * Keeps this replica in the sorted set of live workers (`GET /stats` → `workers`). Returns a stop

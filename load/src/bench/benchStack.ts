@@ -2,9 +2,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@aggregator/common';
+import { freePort, startLocalStack } from '@aggregator/stack';
 import { openStoreReader } from '@aggregator/store';
-import { freePort } from '../stack/freePort.js';
-import { startLocalStack } from '../stack/localStack.js';
 import { openRedisNodes } from './redisNodes.js';
 import type { Bench } from './runMode.js';
 

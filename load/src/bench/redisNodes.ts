@@ -1,5 +1,5 @@
+import type { LocalStack } from '@aggregator/stack';
 import { Redis } from 'ioredis';
-import type { LocalStack } from '../stack/localStack.js';
 
 /** One redis-server of the stack, as the bench measures it. */
 export interface RedisNode {

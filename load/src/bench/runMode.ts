@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { LocalStack } from '@aggregator/stack';
 import type { EventStoreReader } from '@aggregator/store';
-import type { LocalStack } from '../stack/localStack.js';
 import { createEventFactory, type IdStyle } from './eventFactory.js';
 import { type LockWaitShare, startLockWaitSampler } from './lockWaitSampler.js';
 import { type CpuSample, maxSeq, sampleCpu, storedLagMs } from './measure.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { integerOption, UsageError } from '@aggregator/common';
 
 /** Every option of `npm run publish`, parsed and checked. */
 export interface PublishOptions {
@@ -94,19 +95,6 @@ and GET /stats (the same variables the service reads).
 Exit status: 0 the counters match exactly; 1 publishing failed (a 4xx, or retries exhausted);
 2 bad options; 3 the counters do not match or the service did not settle in time; 130 interrupted.`;
 
-/** A bad command line; the CLI prints the message and exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-function integer(name: string, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return n;
-}
-
 function baseUrl(raw: string): string {
   let url: URL;
   try {
@@ -135,7 +123,7 @@ export function parsePublishArgs(args: string[]): PublishOptions | undefined {
   }
   if (values.help) return undefined;
 
-  const events = integer('events', values.events ?? String(DEFAULTS.events), 1, 100_000_000);
+  const events = integerOption('events', values.events, 1, 100_000_000, DEFAULTS.events);
   const dupRaw = values.dup ?? String(DEFAULTS.dup);
   const dup = Number(dupRaw);
   if (dupRaw.trim() === '' || !Number.isFinite(dup) || dup < 0 || dup >= 1) {
@@ -153,21 +141,24 @@ export function parsePublishArgs(args: string[]): PublishOptions | undefined {
     url: baseUrl(values.url ?? DEFAULTS.url),
     events,
     dup,
-    batch: integer('batch', values.batch ?? String(DEFAULTS.batch), 1, 100_000),
-    concurrency: integer('concurrency', values.concurrency ?? String(DEFAULTS.concurrency), 1, 1024),
-    topics: integer('topics', values.topics ?? String(DEFAULTS.topics), 1, 100_000),
+    batch: integerOption('batch', values.batch, 1, 100_000, DEFAULTS.batch),
+    concurrency: integerOption('concurrency', values.concurrency, 1, 1024, DEFAULTS.concurrency),
+    topics: integerOption('topics', values.topics, 1, 100_000, DEFAULTS.topics),
     runId,
     expectUnique:
-      values['expect-unique'] === undefined ? undefined : integer('expect-unique', values['expect-unique'], 0, unique),
-    requestTimeoutMs: integer(
+      values['expect-unique'] === undefined
+        ? undefined
+        : integerOption('expect-unique', values['expect-unique'], 0, unique),
+    requestTimeoutMs: integerOption(
       'request-timeout-ms',
-      values['request-timeout-ms'] ?? String(DEFAULTS.requestTimeoutMs),
+      values['request-timeout-ms'],
       1,
       3_600_000,
+      DEFAULTS.requestTimeoutMs,
     ),
-    maxRetryMs: integer('max-retry-ms', values['max-retry-ms'] ?? String(DEFAULTS.maxRetryMs), 0, 86_400_000),
-    timeoutMs: integer('timeout-ms', values['timeout-ms'] ?? String(DEFAULTS.timeoutMs), 1, 86_400_000),
-    progressMs: integer('progress-ms', values['progress-ms'] ?? String(DEFAULTS.progressMs), 10, 3_600_000),
+    maxRetryMs: integerOption('max-retry-ms', values['max-retry-ms'], 0, 86_400_000, DEFAULTS.maxRetryMs),
+    timeoutMs: integerOption('timeout-ms', values['timeout-ms'], 1, 86_400_000, DEFAULTS.timeoutMs),
+    progressMs: integerOption('progress-ms', values['progress-ms'], 10, 3_600_000, DEFAULTS.progressMs),
     verify: values.verify ?? true,
     json: values.json ?? false,
     quiet: values.quiet ?? false,

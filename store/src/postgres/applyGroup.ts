@@ -1,10 +1,9 @@
 import type { Event } from '@aggregator/common';
 import type { ApplyOutcome, BatchToApply } from '../eventStore.js';
 import type { Queryable } from './pool.js';
-import { BEGIN_GROUP } from './sql/appliedJobs.js';
+import { BEGIN_GROUP } from './sql/beginGroup.js';
 import { COUNTER_SLOTS } from './sql/schema.js';
-import { FIND_STORED_PAIRS } from './sql/storedPairs.js';
-import { INSERT_EVENTS, WRITE_TOTALS } from './sql/writeGroup.js';
+import { INSERT_EVENTS, INSERT_NEW_EVENTS, WRITE_TOTALS } from './sql/writeGroup.js';
 
 /** Pairs as topic → event ids; no string joining, so no two pairs can collide. */
 class PairSet {
@@ -67,78 +66,107 @@ export interface GroupOutcome {
 
 /**
  * Applies a group of jobs inside the caller's transaction, with the same effect as the SQLite
- * adapter's one-by-one inserts, in four statements whatever the group's size, and without waiting
+ * adapter's one-by-one inserts, in three statements whatever the group's size, and without waiting
  * for any other writer except one racing for the same pair, topic or job:
  *
- * 1. which of the group's jobs, and of the jobs that claimed its pairs, are applied already (and
- *    the transaction's xid, taken before any seq is drawn: see sql/visibleHead.ts);
- * 2. which of the remaining pairs are stored already (committed);
- * 3. (here, in memory) each job in order: the pairs it is first to bring;
- * 4. insert them (seqs drawn from the sequence), learning which rows went in: a pair that another
- *    writer committed since step 2 is not inserted;
- * 5. (in memory) each job's inserted and duplicate events, from what step 4 returned;
- * 6. add the totals to a counter slot drawn at random, count the topics' new events, record the
+ * 1. which of the group's jobs, and of the jobs that claimed its pairs, are applied already, and
+ *    which of its pairs are stored already (committed), in one statement that also takes the
+ *    transaction's xid before any seq is drawn (see sql/visibleHead.ts). The pairs looked up are
+ *    those no other job claimed: a pair another job claimed is either skipped (that job is
+ *    applied) or, rarely, left to step 3's ON CONFLICT;
+ * 2. (here, in memory) each job in order: the pairs it is first to bring;
+ * 3. insert them, seqs drawn from the sequence. When the group is first to claim every pair it
+ *    inserts, no other writer can be inserting one of them (the fast path gave each claim to one
+ *    job), so a plain INSERT does (INSERT_NEW_EVENTS); a pair another job claimed and that job is
+ *    not applied here (it may be in flight on another writer) makes the group `racing`: it
+ *    inserts with ON CONFLICT DO NOTHING (INSERT_EVENTS, about 40 % more of PostgreSQL's CPU per
+ *    row), learning which rows went in: a pair another writer committed is not inserted. A claim
+ *    the fast path lost (a dropped generation, a wiped Redis) can still let the plain INSERT meet
+ *    another writer's pair: it fails the group with a unique violation, and the caller applies
+ *    the group again with `racing` set;
+ * 4. (in memory) each job's inserted and duplicate events, from what step 3 returned;
+ * 5. add the totals to a counter slot drawn at random, count the topics' new events, record the
  *    jobs applied: the only row locks two writers can share, held from here to the commit.
  */
-export async function applyGroup(db: Queryable, batches: readonly BatchToApply[]): Promise<GroupOutcome> {
+export async function applyGroup(
+  db: Queryable,
+  batches: readonly BatchToApply[],
+  racing = false,
+): Promise<GroupOutcome> {
   const now = Date.now();
   const processedAt = new Date(now).toISOString();
 
   const asked = new Set<string>();
-  for (const { jobId, claimedBy } of batches) {
+  const wanted = { topics: [] as string[], eventIds: [] as string[] };
+  for (const { jobId, events, claimedBy } of batches) {
     asked.add(jobId);
-    for (const holder of claimedBy ?? []) if (holder) asked.add(holder);
-  }
-  const { rows: begun } = await db.query<{ applied: string[] }>(BEGIN_GROUP, [[...asked]]);
-  const skips = planSkips(batches, new Set(begun[0]?.applied ?? []));
-
-  const candidates = { topics: [] as string[], eventIds: [] as string[] };
-  for (const [b, batch] of batches.entries()) {
-    const skip = skips[b];
-    if (!skip) continue;
-    for (const [i, e] of batch.events.entries()) {
-      if (skip[i]) continue;
-      candidates.topics.push(e.topic);
-      candidates.eventIds.push(e.event_id);
+    for (const [i, e] of events.entries()) {
+      const holder = claimedBy?.[i];
+      if (holder && holder !== jobId) {
+        asked.add(holder);
+        continue;
+      }
+      wanted.topics.push(e.topic);
+      wanted.eventIds.push(e.event_id);
     }
   }
+  const { rows: begun } = await db.query<{ applied: string[]; stored_topics: string[]; stored_event_ids: string[] }>(
+    BEGIN_GROUP,
+    [[...asked], wanted.topics, wanted.eventIds],
+  );
+  const group = begun[0];
+  const skips = planSkips(batches, new Set(group?.applied ?? []));
   const stored = new PairSet();
-  if (candidates.topics.length > 0) {
-    const { rows } = await db.query<{ topic: string; event_id: string }>(FIND_STORED_PAIRS, [
-      candidates.topics,
-      candidates.eventIds,
-    ]);
-    for (const r of rows) stored.add(r.topic, r.event_id);
+  for (const [i, topic] of (group?.stored_topics ?? []).entries()) {
+    stored.add(topic, group?.stored_event_ids[i] as string);
   }
 
   // Each job's candidate rows: the pairs no earlier job of the group brings and none stored.
   const rows = new NewRows();
-  const brought = batches.map(({ events }, b): Event[] => {
+  let contested = racing;
+  const brought = batches.map(({ jobId, events, claimedBy }, b): Event[] => {
     const skip = skips[b];
     if (!skip) return [];
     const mine: Event[] = [];
     for (const [i, e] of events.entries()) {
       if (skip[i] || stored.has(e.topic, e.event_id)) continue;
+      const holder = claimedBy?.[i];
+      if (holder && holder !== jobId) contested = true;
       stored.add(e.topic, e.event_id);
       rows.push(e);
       mine.push(e);
     }
     return mine;
   });
-  const inserted = new PairSet();
+  // undefined: every row went in (INSERT_NEW_EVENTS fails the group otherwise).
+  let inserted: PairSet | undefined;
   let lastSeq = 0;
   if (rows.topics.length > 0) {
-    const { rows: returned } = await db.query<{ topic: string; event_id: string; seq: number }>(INSERT_EVENTS, [
+    const values = [
       rows.topics,
       rows.eventIds,
       rows.timestamps,
       rows.sources,
       rows.payloads,
       rows.topics.map(() => processedAt),
-    ]);
-    for (const r of returned) {
-      inserted.add(r.topic, r.event_id);
-      lastSeq = Math.max(lastSeq, r.seq);
+    ];
+    if (contested) {
+      inserted = new PairSet();
+      const { rows: returned } = await db.query<{ topic: string; event_id: string; seq: number }>(
+        INSERT_EVENTS,
+        values,
+      );
+      for (const r of returned) {
+        inserted.add(r.topic, r.event_id);
+        lastSeq = Math.max(lastSeq, r.seq);
+      }
+    } else {
+      const { rows: returned } = await db.query<{ last_seq: number }>({
+        name: 'insert_new_events',
+        text: INSERT_NEW_EVENTS,
+        values,
+      });
+      lastSeq = returned[0]?.last_seq ?? 0;
     }
   }
 
@@ -151,7 +179,7 @@ export async function applyGroup(db: Queryable, batches: readonly BatchToApply[]
     const topics = new Set<string>();
     let count = 0;
     for (const e of brought[b] ?? []) {
-      if (!inserted.has(e.topic, e.event_id)) continue;
+      if (inserted && !inserted.has(e.topic, e.event_id)) continue;
       count++;
       topics.add(e.topic);
       topicCounts.set(e.topic, (topicCounts.get(e.topic) ?? 0) + 1);

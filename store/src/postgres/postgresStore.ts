@@ -29,7 +29,7 @@ import { migrate, readSchemaVersion } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrationList.js';
 import { createPool, inTransaction, type PostgresOptions, type Queryable } from './pool.js';
 import { PRUNE_APPLIED_JOBS } from './sql/appliedJobs.js';
-import { READ_COUNTERS } from './sql/counters.js';
+import { READ_COUNTERS, STEP_HEAD_READING_COUNTERS } from './sql/counters.js';
 import {
   COUNT_EVENTS,
   LIST_EVENTS,
@@ -207,19 +207,34 @@ class PostgresWriter extends PostgresReader implements EventStoreWriter {
   /**
    * Writers run in parallel (applyGroup.ts). After the commit: a step or two of the visible head,
    * enough for a writer alone to see its rows at once (with others running, the worker's steps
-   * after each commit and on a timer finish the job), then the counters, read after the commit so
-   * that the last writer to commit reports the exact totals (Redis keeps the largest it is told).
+   * after each commit and on a timer finish the job), each reading the counters in the same round
+   * trip, after the commit, so that the last writer to commit reports the exact totals (Redis keeps
+   * the largest it is told).
    */
   async applyBatches(batches: readonly BatchToApply[]): Promise<ApplyOutcome[]> {
-    const { outcomes, lastSeq } = await inTransaction(this.pool, async (client) => {
-      const group = await applyGroup(client, batches);
-      this.failpoints?.hit('store.before-commit');
-      return group;
+    const commit = (racing: boolean) =>
+      inTransaction(this.pool, async (client) => {
+        const group = await applyGroup(client, batches, racing);
+        this.failpoints?.hit('store.before-commit');
+        return group;
+      });
+    // A writer racing for one of the pairs (or a job applied by another writer meanwhile) fails
+    // the plain insert: applied again, the group skips what the other writer committed.
+    const { outcomes, lastSeq } = await commit(false).catch((e: unknown) => {
+      if (isUniqueViolation(e)) return commit(true);
+      throw e;
     });
+    let counters: StoreCounters | undefined;
     for (let i = 0; i < INLINE_HEAD_STEPS && lastSeq > 0; i++) {
-      if ((await stepHead(this.pool)).head >= lastSeq) break;
+      const { rows } = await this.pool.query<HeadStep & StoreCounters>({
+        name: 'step_head_reading_counters',
+        text: STEP_HEAD_READING_COUNTERS,
+      });
+      const { head, settled: _, ...read } = rows[0] as HeadStep & StoreCounters;
+      counters = read;
+      if (head >= lastSeq) break;
     }
-    const counters = await this.readCounters();
+    counters ??= await this.readCounters();
     return outcomes.map((o) => ({ ...o, counters }));
   }
 
@@ -231,6 +246,11 @@ class PostgresWriter extends PostgresReader implements EventStoreWriter {
     const { rowCount } = await this.pool.query(PRUNE_APPLIED_JOBS, [cutoffMs]);
     return rowCount ?? 0;
   }
+}
+
+/** PostgreSQL's unique_violation (SQLSTATE 23505). */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
 
 async function closingOnFailure<T>(pool: pg.Pool, open: () => Promise<T>): Promise<T> {

@@ -26,23 +26,23 @@ import {
   type TopicRead,
 } from '../topicSelection.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { ADD_COUNTERS, READ_COUNTERS } from './sql/counters.js';
+import { ADD_COUNTERS } from './sql/addCounters.js';
+import { ADD_TOPIC_COUNT } from './sql/addTopicCount.js';
+import { COUNT_EVENTS } from './sql/countEvents.js';
+import { COUNT_TOPICS } from './sql/countTopics.js';
+import { INIT_COUNTERS } from './sql/initCounters.js';
 import { INSERT_EVENT } from './sql/insertEvent.js';
-import {
-  COUNT_EVENTS,
-  LIST_EVENTS,
-  LIST_EVENTS_JSON,
-  LIST_EVENTS_OF_TOPIC,
-  LIST_EVENTS_OF_TOPIC_JSON,
-} from './sql/listEvents.js';
-import {
-  LIST_EVENTS_OF_TOPIC_SET,
-  LIST_EVENTS_OF_TOPIC_SET_JSON,
-  listEventsOfTopics,
-} from './sql/listEventsOfTopics.js';
-import { IS_JOB_APPLIED, MARK_JOB_APPLIED, PRUNE_APPLIED_JOBS } from './sql/markJobApplied.js';
-import { INIT_COUNTERS } from './sql/schema.js';
-import { ADD_TOPIC_COUNT, COUNT_TOPICS, LIST_TOPICS, LIST_TOPICS_IN_RANGE, TOPIC_STATS } from './sql/topics.js';
+import { IS_JOB_APPLIED } from './sql/isJobApplied.js';
+import { LIST_EVENTS, LIST_EVENTS_JSON } from './sql/listEvents.js';
+import { LIST_EVENTS_OF_TOPIC, LIST_EVENTS_OF_TOPIC_JSON } from './sql/listEventsOfTopic.js';
+import { LIST_EVENTS_OF_TOPIC_SET, LIST_EVENTS_OF_TOPIC_SET_JSON } from './sql/listEventsOfTopicSet.js';
+import { listEventsOfTopics } from './sql/listEventsOfTopics.js';
+import { LIST_TOPICS } from './sql/listTopics.js';
+import { LIST_TOPICS_IN_RANGE } from './sql/listTopicsInRange.js';
+import { MARK_JOB_APPLIED } from './sql/markJobApplied.js';
+import { PRUNE_APPLIED_JOBS } from './sql/pruneAppliedJobs.js';
+import { READ_COUNTERS } from './sql/readCounters.js';
+import { TOPIC_STATS } from './sql/topicStats.js';
 
 export interface SqliteOptions {
   /** How long a writer waits for another writer's lock before SQLITE_BUSY. */

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ManagedChild } from '@aggregator/load';
+import { ManagedChild } from '@aggregator/stack';
 
 /**
  * Linux network namespaces for tests: network stacks of the test's own, each with its own

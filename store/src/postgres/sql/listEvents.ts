@@ -15,7 +15,7 @@ SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 AND seq <= ${HEAD} O
 /**
  * One event as the JSON object `GET /events` returns, built by PostgreSQL: strings quoted by
  * `to_json`, the payload spliced in as the JSON text it was stored as (as SQLite does it, see
- * ../../sqlite/sql/listEvents.ts).
+ * ../../sqlite/sql/eventColumns.ts).
  */
 export const EVENT_JSON = `'{"topic":' || to_json(topic)::text || ',"event_id":' || to_json(event_id)::text ||
   ',"timestamp":' || to_json(timestamp)::text || ',"source":' || to_json(source)::text ||

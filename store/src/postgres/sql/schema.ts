@@ -111,3 +111,63 @@ FROM counters_base b CROSS JOIN (
   FROM counter_slots
 ) s;
 `;
+
+/**
+ * Version 4: one step of the visible head as one function call (`step_visible_head()`, the
+ * algorithm of ../sql/visibleHead.ts), a single round trip where the step took eight statements
+ * (BEGIN, lock, reads, xid, write, COMMIT). A writer takes one or two steps after each of its
+ * commits before it acknowledges its jobs, so those round trips halved a lone writer's
+ * throughput. The function is PL/pgSQL and VOLATILE: each of its statements takes a fresh
+ * snapshot, so the head is read after the lock is held, and the last seq is read before the xid
+ * is taken, as the argument requires. Its commit does not wait for the disk (see advanceHead.ts).
+ * Output: one row, `head` and `settled` (no candidate left above the head).
+ */
+export const V4_STEP_HEAD_FUNCTION = `
+CREATE FUNCTION step_visible_head(OUT head bigint, OUT settled boolean)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  locked boolean;
+  cand_seq bigint;
+  cand_xid xid8;
+  horizon xid8;
+  last_drawn bigint;
+  before_head bigint;
+  before_seq bigint;
+  before_xid xid8;
+BEGIN
+  locked := pg_try_advisory_xact_lock(7018422464993387893);
+  SELECT v.head, v.pending_seq, v.pending_xid, pg_snapshot_xmin(pg_current_snapshot())
+    INTO head, cand_seq, cand_xid, horizon
+    FROM visible_head v WHERE v.id = 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the store has no visible_head row; was it created by a worker?';
+  END IF;
+  IF NOT locked THEN
+    settled := false;
+    RETURN;
+  END IF;
+  before_head := head;
+  before_seq := cand_seq;
+  before_xid := cand_xid;
+  IF cand_seq IS NOT NULL AND horizon > cand_xid THEN
+    head := greatest(head, cand_seq);
+    cand_seq := NULL;
+    cand_xid := NULL;
+  END IF;
+  IF cand_seq IS NULL THEN
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO last_drawn FROM events_seq s;
+    IF last_drawn > head THEN
+      cand_seq := last_drawn;
+      cand_xid := pg_current_xact_id();
+    END IF;
+  END IF;
+  IF head IS DISTINCT FROM before_head OR cand_seq IS DISTINCT FROM before_seq
+    OR cand_xid IS DISTINCT FROM before_xid THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE visible_head v SET head = step_visible_head.head, pending_seq = cand_seq, pending_xid = cand_xid
+      WHERE v.id = 1;
+  END IF;
+  settled := cand_seq IS NULL;
+END
+$fn$;
+`;

@@ -1,0 +1,3 @@
+import { describeStoreContract, POSTGRES_ADAPTER } from './support/storeContract.js';
+
+describeStoreContract(POSTGRES_ADAPTER);
