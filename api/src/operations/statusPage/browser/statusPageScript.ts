@@ -9,7 +9,7 @@
  * page and the compiled output runs as it is in a `<script>` element.
  */
 
-/** The parts of `GET /stats` the page shows (see `Stats` in api/src/readStats.ts). */
+/** The parts of `GET /stats` the page shows (the API's `Stats` type, in readStats.ts). */
 interface PageStats {
   received: number;
   unique_processed: number;
